@@ -8,9 +8,15 @@
  * path as live traffic.
  *
  * Link types: Ethernet (with 802.1Q/QinQ tags), Linux cooked (SLL and SLL2),
- * raw IP, BSD loopback (NULL).  IPv4 and IPv6 (extension headers skipped).
- * Fragmented IPv4/IPv6 datagrams are not reassembled: they and every frame
- * that is not UDP are counted in capture_stats and skipped.
+ * raw IP (DLT_RAW, IPV4, IPV6), BSD loopback (NULL and LOOP).  IPv4 (IHL and
+ * total length checked, options skipped) and IPv6 (hop-by-hop, routing and
+ * destination-options headers skipped).  Fragmented IPv4/IPv6 datagrams are
+ * not reassembled: they and every frame that is not UDP are counted in
+ * capture_stats and skipped.  A frame whose headers are cut short or whose
+ * IP/UDP lengths disagree with each other or with the captured bytes (also a
+ * datagram cut by the snap length) is counted as truncated and skipped, so a
+ * decoder never sees a partial export packet.  Every frame is counted in
+ * exactly one of datagrams, not_udp, fragments, truncated.
  *
  * Ownership: capture_open() returns a handle the caller frees with
  * capture_close().  The datagram returned by capture_next() points into the
@@ -28,7 +34,7 @@ typedef struct capture capture;
 
 typedef struct capture_datagram {
     const uint8_t *payload; /* UDP payload */
-    size_t len;             /* its length (the UDP length, capped to what was captured) */
+    size_t len;             /* its length (UDP length - 8; Ethernet padding excluded) */
     uint8_t src_addr[16];   /* IP source, IPv4-mapped for IPv4 (as flow_record) */
     uint8_t dst_addr[16];   /* IP destination */
     uint16_t src_port;      /* UDP source port */

@@ -5,7 +5,7 @@
  * argc/argv starting at the command name (argv[0] is "collect", ...), so each
  * command parses its own options with getopt_long.  Each returns the process
  * exit status: 0 success, 2 usage or input error, 1 any other failure.
- * Commands use only the public headers of the libraries (src/<module>/*.h).
+ * Commands use only the public headers of the libraries (src/<module>/<name>.h).
  */
 #ifndef CF_CLI_COMMANDS_H
 #define CF_CLI_COMMANDS_H
@@ -16,5 +16,6 @@ int cmd_collect(int argc, char **argv); /* cmd_collect.c: the collector */
 int cmd_query(int argc, char **argv);   /* cmd_query.c: nfdump-style queries */
 int cmd_send(int argc, char **argv);    /* cmd_send.c: simulated exporter */
 int cmd_import(int argc, char **argv);  /* cmd_import.c: pcap -> store */
+int cmd_stats(int argc, char **argv);   /* cmd_stats.c: collector statistics */
 
 #endif

@@ -15,6 +15,7 @@ static const command commands[] = {
     {"query", cmd_query, "filter, list and summarise stored flows (nfdump conventions)"},
     {"send", cmd_send, "simulate an exporter: send generated flows to a collector"},
     {"import", cmd_import, "decode the export packets of a pcap file into the store"},
+    {"stats", cmd_stats, "print the statistics of a collector (DATADIR/stats.tsv)"},
 };
 
 static void usage(FILE *out)

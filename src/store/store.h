@@ -44,10 +44,10 @@ const char *store_codec_name(store_codec c);
 typedef struct store_options {
     uint32_t rotate_s;      /* segment window, seconds; default 300; 60..86400 and divides 86400 */
     uint32_t flush_ms;      /* buffered records are written as a block at most this old; default 1000 */
-    uint32_t block_records; /* records per block at most; default 65536 */
+    uint32_t block_records; /* records per block at most; default 65536, 1..262144 */
     store_codec codec;      /* default STORE_CODEC_LZ4 */
     int zstd_level;         /* default 3 */
-    uint32_t max_open;      /* segments open at once per writer; default 8 (oldest closed first) */
+    uint32_t max_open;      /* segments open at once per writer; default 8 (oldest closed first), 1..1024 */
 } store_options;
 
 void store_options_default(store_options *o);
@@ -71,19 +71,32 @@ typedef struct store_writer_stats {
  * Opens a writer for one source directory (created if missing), first sealing
  * segments left open by a crash under it.  Single-threaded: one thread calls
  * every writer function.  *out is owned by the caller, freed by
- * store_writer_close().
+ * store_writer_close().  opt NULL means the defaults.
+ *
+ * One writer per source: the writer holds flock() on <source_dir>/.writer.lock
+ * until closed.  Returns CF_OK; CF_ERR_USAGE (an option out of range, path too
+ * long); CF_ERR_IO (cannot create the directory, or another writer holds the
+ * lock); CF_ERR_NOMEM.  *out is untouched on failure.
+ *
+ * Memory: each open segment buffers up to block_records records (about
+ * 180 bytes each) until they are written as a block.
  */
 cf_err store_writer_open(const char *source_dir, const store_options *opt, store_writer **out);
 
 /* Buffers n records; writes blocks as they fill.  On an I/O error the
- * records concerned are counted in records_lost and the error is returned;
- * the writer stays usable (it retries on the next block). */
+ * records concerned are counted in records_lost and the error is returned
+ * (CF_ERR_IO, CF_ERR_NOSPACE when the disk is full, CF_ERR_NOMEM); the
+ * segment is cut back to its last whole block and the writer stays usable
+ * (it retries on the next block). */
 cf_err store_writer_append(store_writer *w, const flow_record *recs, size_t n);
 
 /* Call at least every 100 ms: writes blocks whose oldest record is older than
  * flush_ms, and closes segments whose window ended more than rotate_s ago by
  * both the newest flow time seen and the wall clock (now_ms), or that got no
- * record for rotate_s. */
+ * record for rotate_s.  The age of buffered records is measured with the
+ * now_ms of the ticks (a record is stamped with the last tick's time, or the
+ * open time before the first tick).  Returns the first error met (as
+ * store_writer_append); every segment is still processed. */
 cf_err store_writer_tick(store_writer *w, uint64_t now_ms);
 
 /* Writes every buffered record now (used on SIGTERM and by tests). */
@@ -106,7 +119,13 @@ typedef struct store_segment {
  * Lists segment files under path (a segment file, a source directory or a
  * data directory holding several sources; searched recursively) whose window
  * may hold flows with `last` in [from_ms, to_ms], sorted by window start then
- * path.  *out is malloc'ed; free with store_segments_free().
+ * path.  *out is malloc'ed; free with store_segments_free().  Directories
+ * and files whose names start with '.' are skipped; recursion stops 8 levels
+ * deep.  Windows come from the names cf-YYYYMMDDhhmm[-N].seg and the file
+ * header (its end); a file whose header cannot be read is listed (with an end
+ * a day after its start) so that its reader reports the problem; a single
+ * file path is listed whatever its name.  CF_ERR_NOT_FOUND when path does
+ * not exist, CF_ERR_IO, CF_ERR_NOMEM.  Thread safe.
  */
 cf_err store_list(const char *path, uint64_t from_ms, uint64_t to_ms, store_segment **out, size_t *n_out);
 void store_segments_free(store_segment *segs, size_t n);
@@ -127,7 +146,9 @@ typedef struct store_block_info {
 
 /* Opens a segment for reading.  CF_ERR_IO, CF_ERR_VERSION or CF_ERR_CORRUPT
  * (bad header) with nothing allocated.  Single-threaded per reader; many
- * readers may read one file at once, also while it is written. */
+ * readers may read one file at once, also while it is written.  A reader
+ * holds the whole current block in memory (at most a few MB; every length is
+ * checked against the file size and the format's limits first). */
 cf_err store_reader_open(const char *path, store_reader **out);
 
 /*
@@ -150,12 +171,16 @@ bool store_reader_torn(const store_reader *r);
  * field's width (native byte order; addresses 16 bytes each) for every id in
  * the mask; the arrays belong to the reader and stay valid until the next
  * store_reader_next() or store_reader_close().  A field the block does not
- * have (older segment) reads as zeros.  CF_ERR_CORRUPT when a column fails
- * its checksum or does not decompress.
+ * have (older segment) reads as zeros.  CF_ERR_CORRUPT when a column does
+ * not decompress (checksums were verified by store_reader_next),
+ * CF_ERR_VERSION for a column encoding this reader does not know,
+ * CF_ERR_USAGE when there is no current block, CF_ERR_NOMEM; cols is left
+ * untouched on failure.  Bits of ids not in the registry are ignored.
  */
 cf_err store_reader_columns(store_reader *r, uint64_t field_mask, const void *cols[FLOW_FIELD_MAX_ID + 1]);
 
-/* Decodes the whole current block into out[0 .. n_records-1]. */
+/* Decodes the whole current block into out[0 .. n_records-1]; errors as
+ * store_reader_columns. */
 cf_err store_reader_records(store_reader *r, flow_record *out);
 
 const char *store_reader_path(const store_reader *r);

@@ -1,0 +1,315 @@
+/*
+ * cli/cmd_collect.c - `cloudflow collect`: the collector daemon.
+ *
+ * Configuration: built-in defaults, then --config FILE, then the other
+ * command-line options (the keys of collect/config.h, plus nfcapd's short
+ * aliases).  SIGTERM/SIGINT: stop receiving, drain the queue, close every
+ * segment, log the final stats, exit 0.  --demo adds an in-process
+ * simulated exporter sending to the first listener over loopback.
+ */
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/commands.h"
+#include "collect/config.h"
+#include "collect/listener.h"
+#include "collect/pipeline.h"
+#include "core/log.h"
+#include "sim/sim.h"
+
+#define DEMO_RATE 200.0 /* flows per second of --demo */
+#define MAX_CLI_VALUES 64
+
+enum { OPT_CONFIG = 1000, OPT_DEMO, OPT_HELP, OPT_PRINT_CONFIG, OPT_TABLE = 2000 };
+
+/* A key = value given on the command line, applied after the config file. */
+typedef struct cli_value {
+    const char *key;
+    const char *value;
+} cli_value;
+
+/* What the command line asked for. */
+typedef struct collect_args {
+    const char *config_file;
+    int demo;
+    int print_config;
+    cli_value values[MAX_CLI_VALUES];
+    size_t n_values;
+    const char *alias_port; /* -p */
+    const char *alias_bind; /* -b */
+} collect_args;
+
+/* The in-process simulated exporter of --demo. */
+typedef struct demo_sender {
+    pthread_t thread;
+    atomic_bool stop;
+    sim_send_options opt;
+    sim_send_result res;
+    int started;
+} demo_sender;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: cloudflow collect [OPTIONS]\n"
+            "Receives NetFlow v5 (later v9/IPFIX/sFlow) over UDP and stores the flows.\n\n"
+            "  --config FILE                      read `key = value` lines (docs/CONFIG.md) first\n");
+    collect_config_print_help(out);
+    fprintf(out,
+            "  --demo                             also run a simulated exporter sending ~%.0f flows/s\n"
+            "                                     to the first listener (try it: data at once)\n"
+            "  --print-config                     print the effective configuration and exit\n"
+            "  --help                             this text\n"
+            "nfcapd aliases: -p PORT, -b ADDR (listen on ADDR:PORT), -w DIR (--data),\n"
+            "  -B BYTES (--rcvbuf), -t SECONDS (--rotate)\n"
+            "SIGTERM or SIGINT: stop, write every buffered record, close the segments, exit 0.\n",
+            DEMO_RATE);
+}
+
+static int add_value(collect_args *a, const char *key, const char *value)
+{
+    if (a->n_values == MAX_CLI_VALUES) {
+        fprintf(stderr, "cloudflow collect: too many options\n");
+        return -1;
+    }
+    a->values[a->n_values++] = (cli_value){key, value};
+    return 0;
+}
+
+/* Parses argv into *a.  Returns -1 (exit 0: help printed), 0 ok, 2 usage error. */
+static int parse_args(int argc, char **argv, collect_args *a)
+{
+    struct option longopts[32];
+    size_t n = 0;
+    for (size_t i = 0; i < collect_n_options && n < 27; i++)
+        longopts[n++] = (struct option){collect_options[i].key, required_argument, NULL, OPT_TABLE + (int)i};
+    longopts[n++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
+    longopts[n++] = (struct option){"demo", no_argument, NULL, OPT_DEMO};
+    longopts[n++] = (struct option){"print-config", no_argument, NULL, OPT_PRINT_CONFIG};
+    longopts[n++] = (struct option){"help", no_argument, NULL, OPT_HELP};
+    longopts[n] = (struct option){NULL, 0, NULL, 0};
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":p:b:w:B:t:h", longopts, NULL)) != -1) {
+        int rc = 0;
+        switch (c) {
+        case OPT_CONFIG: a->config_file = optarg; break;
+        case OPT_DEMO: a->demo = 1; break;
+        case OPT_PRINT_CONFIG: a->print_config = 1; break;
+        case OPT_HELP:
+        case 'h': usage(stdout); return -1;
+        case 'p': a->alias_port = optarg; break;
+        case 'b': a->alias_bind = optarg; break;
+        case 'w': rc = add_value(a, "data", optarg); break;
+        case 'B': rc = add_value(a, "rcvbuf", optarg); break;
+        case 't': rc = add_value(a, "rotate", optarg); break;
+        case ':':
+            fprintf(stderr, "cloudflow collect: option '%s' needs a value\n", argv[optind - 1]);
+            return CF_EXIT_USAGE;
+        case '?':
+            fprintf(stderr, "cloudflow collect: unknown option '%s' (see --help)\n", argv[optind - 1]);
+            return CF_EXIT_USAGE;
+        default:
+            if (c >= OPT_TABLE && (size_t)(c - OPT_TABLE) < collect_n_options)
+                rc = add_value(a, collect_options[c - OPT_TABLE].key, optarg);
+            break;
+        }
+        if (rc)
+            return CF_EXIT_USAGE;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "cloudflow collect: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return CF_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* Defaults, then the file, then the command line, into *cfg.  0 or 2. */
+static int build_config(const collect_args *a, collect_config *cfg)
+{
+    char err[1200];
+    collect_config_default(cfg);
+    if (a->config_file) {
+        cf_err e = collect_config_load(cfg, a->config_file, err, sizeof(err));
+        if (e) {
+            fprintf(stderr, "cloudflow collect: %s\n", err);
+            return CF_EXIT_USAGE;
+        }
+    }
+    for (size_t i = 0; i < a->n_values; i++)
+        if (collect_config_set(cfg, a->values[i].key, a->values[i].value, COLLECT_ORIGIN_CLI, err, sizeof(err))) {
+            fprintf(stderr, "cloudflow collect: option --%s: %s\n", a->values[i].key, err);
+            return CF_EXIT_USAGE;
+        }
+    if (a->alias_port || a->alias_bind) {
+        char addr[COLLECT_ADDR_LEN + 8];
+        const char *bind = a->alias_bind ? a->alias_bind : "::";
+        const char *port = a->alias_port ? a->alias_port : "2055";
+        if (strchr(bind, ':'))
+            snprintf(addr, sizeof(addr), "[%s]:%s", bind, port);
+        else
+            snprintf(addr, sizeof(addr), "%s:%s", bind, port);
+        if (collect_config_set(cfg, "listen", addr, COLLECT_ORIGIN_CLI, err, sizeof(err))) {
+            fprintf(stderr, "cloudflow collect: options -b/-p: %s\n", err);
+            return CF_EXIT_USAGE;
+        }
+    }
+    return 0;
+}
+
+static void *demo_main(void *arg)
+{
+    demo_sender *d = arg;
+    char err[256];
+    cf_err e = sim_send_run(&d->opt, &d->stop, &d->res, err, sizeof(err));
+    if (e)
+        CF_ERROR("demo exporter stopped: %s", err);
+    return NULL;
+}
+
+/* Destination of the demo exporter: the first listener, over loopback. */
+static void demo_target(const collect_listener *l, sim_send_options *o)
+{
+    collect_listener_local(l, 0, &o->to, &o->to_len);
+    if (o->to.ss_family == AF_INET) {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&o->to;
+        if (s4->sin_addr.s_addr == htonl(INADDR_ANY))
+            s4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    } else {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&o->to;
+        if (IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr))
+            s6->sin6_addr = in6addr_loopback;
+    }
+}
+
+static void demo_start(demo_sender *d, const collect_listener *l)
+{
+    sim_send_options_default(&d->opt);
+    demo_target(l, &d->opt);
+    d->opt.count = 0;
+    d->opt.rate = DEMO_RATE;
+    d->opt.gen.seed = (uint64_t)time(NULL);
+    atomic_init(&d->stop, false);
+    char name[80];
+    collect_addr_format((const struct sockaddr *)&d->opt.to, name, sizeof(name));
+    if (pthread_create(&d->thread, NULL, demo_main, d) != 0) {
+        CF_ERROR("demo mode: cannot start the simulated exporter");
+        return;
+    }
+    d->started = 1;
+    CF_INFO("demo mode is on: a simulated exporter sends ~%.0f NetFlow v5 flows/s to %s", DEMO_RATE, name);
+}
+
+static void demo_stop(demo_sender *d)
+{
+    if (!d->started)
+        return;
+    atomic_store(&d->stop, true);
+    pthread_join(d->thread, NULL);
+    CF_INFO("demo exporter sent %llu flows in %llu packets", (unsigned long long)d->res.flows,
+            (unsigned long long)d->res.packets);
+}
+
+/* Blocks until SIGTERM or SIGINT (SIGHUP is logged and ignored for now). */
+static void wait_for_signal(const sigset_t *set)
+{
+    for (;;) {
+        int sig = 0;
+        if (sigwait(set, &sig) != 0)
+            continue;
+        if (sig == SIGHUP) {
+            CF_WARN("SIGHUP: configuration reload is not supported yet; ignored");
+            continue;
+        }
+        CF_INFO("%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+        return;
+    }
+}
+
+static int run_collector(const collect_config *cfg, int demo)
+{
+    char err[1200];
+    collect_pipeline_options po;
+    collect_pipeline_options_default(&po);
+    po.data_dir = cfg->data_dir;
+    po.store.rotate_s = (uint32_t)cfg->rotate_s;
+    po.store.flush_ms = (uint32_t)cfg->flush_ms;
+    po.store.codec = cfg->compress;
+    po.max_exporters = (uint32_t)cfg->max_exporters;
+    po.queue_size = (uint32_t)cfg->queue_size;
+
+    /* signals are taken by sigwait() in this thread only: block them first,
+     * so every thread started below inherits the mask */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    const char *addrs[COLLECT_MAX_LISTEN];
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        addrs[i] = cfg->listen[i];
+    collect_listener *l = NULL;
+    collect_pipeline *p = NULL;
+    cf_err e = collect_listener_open(addrs, cfg->n_listen, cfg->rcvbuf, &l, err, sizeof(err));
+    if (e) {
+        CF_ERROR("%s", err);
+        return e == CF_ERR_USAGE ? CF_EXIT_USAGE : CF_EXIT_FAIL;
+    }
+    e = collect_pipeline_open(&po, &p, err, sizeof(err));
+    if (e) {
+        CF_ERROR("%s", err);
+        collect_listener_close(l);
+        return CF_EXIT_FAIL;
+    }
+    CF_INFO("collecting into %s (rotate %llus, flush %llums, %s)", cfg->data_dir,
+            (unsigned long long)cfg->rotate_s, (unsigned long long)cfg->flush_ms, store_codec_name(cfg->compress));
+    int rc = CF_EXIT_OK;
+    if (collect_listener_start(l, p) != CF_OK) {
+        CF_ERROR("cannot start the receive thread");
+        rc = CF_EXIT_FAIL;
+    } else {
+        demo_sender sender;
+        memset(&sender, 0, sizeof(sender));
+        if (demo)
+            demo_start(&sender, l);
+        wait_for_signal(&set);
+        demo_stop(&sender);
+        collect_listener_stop(l);
+    }
+    if (collect_pipeline_close(p, NULL) != CF_OK)
+        rc = CF_EXIT_FAIL;
+    collect_listener_close(l);
+    return rc;
+}
+
+int cmd_collect(int argc, char **argv)
+{
+    collect_args a;
+    memset(&a, 0, sizeof(a));
+    int rc = parse_args(argc, argv, &a);
+    if (rc)
+        return rc < 0 ? CF_EXIT_OK : rc;
+    collect_config *cfg = malloc(sizeof(*cfg));
+    if (!cfg)
+        return CF_EXIT_FAIL;
+    rc = build_config(&a, cfg);
+    if (!rc && a.print_config)
+        collect_config_dump(cfg, stdout);
+    else if (!rc) {
+        cf_log_set_level(cfg->log_level);
+        rc = run_collector(cfg, a.demo);
+    }
+    free(cfg);
+    return rc;
+}

@@ -1,0 +1,608 @@
+/* collect/pipeline.c - exporter table, decode into batches, bounded queue,
+ * the writer thread that owns the store (contract in pipeline.h). */
+#include "collect/pipeline.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/log.h"
+#include "core/timeutil.h"
+#include "decode/decode.h"
+
+#define PIPE_TICK_MS 50          /* writer thread calls store_writer_tick at least this often */
+#define PIPE_MAX_EXPORTERS 1000000u
+#define PIPE_MAX_QUEUE 1000000u
+#define PIPE_MAX_BATCH 65536u
+#define PIPE_N_SOURCES 1         /* sources in use; exporters map to source 0 */
+
+static const char *const pipe_source_names[PIPE_N_SOURCES] = {"default"};
+
+/* A batch of records of one source, handed from producer to writer. */
+typedef struct pipe_batch {
+    uint32_t source; /* index into the writer's stores */
+    uint32_t n;      /* records in recs */
+    uint64_t first_mono_ms; /* when recs[0] was added (CLOCK_MONOTONIC) */
+    flow_record recs[];
+} pipe_batch;
+
+/* One exporter: the decoder's state plus where its records go. */
+typedef struct pipe_exporter {
+    decode_exporter dx;
+    uint32_t source;
+} pipe_exporter;
+
+/* Counters written by the producer thread only; read by any thread. */
+typedef struct pipe_counters {
+    _Atomic uint64_t datagrams;
+    _Atomic uint64_t datagram_bytes;
+    _Atomic uint64_t exporter_limit_drops;
+    _Atomic uint64_t records;
+    _Atomic uint64_t queue_drop_batches;
+    _Atomic uint64_t queue_drop_records;
+    _Atomic uint64_t kernel_drops;
+} pipe_counters;
+
+struct collect_pipeline {
+    collect_pipeline_options opt;
+    char *data_dir;
+    char *stats_path;
+    uint64_t started_ms;
+
+    /* producer side (one thread) */
+    pipe_exporter **index;   /* open-addressing hash table, index_mask + 1 slots */
+    size_t index_mask;
+    pipe_exporter *last;     /* exporter of the previous packet (fast path) */
+    pipe_batch *cur;         /* batch being filled */
+    pipe_counters c;
+    cf_ratelimit rl_limit;   /* "exporter table full" */
+    cf_ratelimit rl_bad;     /* stats file errors */
+    cf_ratelimit rl_drop;    /* "queue full" */
+
+    /* published exporters, in creation order; read by any thread */
+    pipe_exporter **list;    /* max_exporters slots */
+    _Atomic size_t n_list;
+
+    /* queue (under mu) */
+    pthread_mutex_t mu;
+    pthread_cond_t not_empty; /* writer waits for batches */
+    pthread_cond_t not_full;  /* producer waits (block_when_full) */
+    pipe_batch **ring;        /* queue_size slots */
+    size_t head, n_queued;
+    pipe_batch **free_list;   /* queue_size + 2 slots */
+    size_t n_free;
+    int stopping;
+    store_writer_stats store_stats; /* last copy made by the writer thread */
+
+    /* writer thread */
+    store_writer *stores[PIPE_N_SOURCES];
+    pthread_t writer;
+    int writer_started;
+    cf_err close_err;          /* first error of store_writer_close */
+};
+
+void collect_pipeline_options_default(collect_pipeline_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    store_options_default(&o->store);
+    o->max_exporters = 4096;
+    o->queue_size = 128;
+    o->batch_records = 1024;
+    o->stats_interval_ms = 10000;
+    o->log_interval_ms = 60000;
+    o->write_stats_file = 1;
+}
+
+/* mkdir -p; 0 or -1 with errno. */
+static int make_dirs(const char *path)
+{
+    char buf[4096];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof(buf)) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -1;
+        buf[i] = saved;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode)) {
+        errno = ENOTDIR;
+        return -1;
+    }
+    return 0;
+}
+
+static char *join_path(const char *dir, const char *name)
+{
+    size_t len = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(len);
+    if (p)
+        snprintf(p, len, "%s/%s", dir, name);
+    return p;
+}
+
+static uint64_t load(_Atomic uint64_t *v) { return atomic_load_explicit(v, memory_order_relaxed); }
+
+/* Single-writer increment: a relaxed load + store, no locked instruction. */
+static void bump(_Atomic uint64_t *v, uint64_t by)
+{
+    atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + by, memory_order_relaxed);
+}
+
+/* ---- snapshot ------------------------------------------------------------ */
+
+cf_err collect_pipeline_get_snapshot(collect_pipeline *p, collect_snapshot *out)
+{
+    size_t n = atomic_load_explicit(&p->n_list, memory_order_acquire);
+    collect_exporter_stats *ex = calloc(n ? n : 1, sizeof(*ex));
+    if (!ex)
+        return CF_ERR_NOMEM;
+    collect_totals t;
+    memset(&t, 0, sizeof(t));
+    t.version = COLLECT_STATS_VERSION;
+    t.time_ms = cf_time_now_ms();
+    t.started_ms = p->started_ms;
+    t.datagrams = load(&p->c.datagrams);
+    t.datagram_bytes = load(&p->c.datagram_bytes);
+    t.exporters = n;
+    t.exporter_limit_drops = load(&p->c.exporter_limit_drops);
+    t.records = load(&p->c.records);
+    t.queue_drop_batches = load(&p->c.queue_drop_batches);
+    t.queue_drop_records = load(&p->c.queue_drop_records);
+    t.kernel_drops = load(&p->c.kernel_drops);
+    pthread_mutex_lock(&p->mu);
+    store_writer_stats ss = p->store_stats;
+    pthread_mutex_unlock(&p->mu);
+    t.store_records = ss.records;
+    t.store_written = ss.records_written;
+    t.store_lost = ss.records_lost;
+    t.store_write_errors = ss.write_errors;
+    t.store_segments_closed = ss.segments_closed;
+    for (size_t i = 0; i < n; i++) {
+        const pipe_exporter *e = p->list[i];
+        memcpy(ex[i].addr, e->dx.addr, 16);
+        ex[i].port = e->dx.port;
+        decode_stats_snapshot(&e->dx, &ex[i].s);
+        t.lost_sequence += ex[i].s.lost;
+        for (int r = 0; r < DECODE_N_REASONS; r++)
+            t.malformed[r] += ex[i].s.malformed[r];
+    }
+    out->totals = t;
+    out->exporters = ex;
+    out->n_exporters = n;
+    return CF_OK;
+}
+
+static void write_stats_file(collect_pipeline *p)
+{
+    collect_snapshot s;
+    if (collect_pipeline_get_snapshot(p, &s) != CF_OK)
+        return;
+    if (collect_stats_write(p->stats_path, &s) != CF_OK)
+        cf_log_limited(&p->rl_bad, CF_LOG_WARN, "cannot write %s: %s", p->stats_path, strerror(errno));
+    collect_snapshot_free(&s);
+}
+
+static void log_stats(collect_pipeline *p, const char *what)
+{
+    collect_snapshot s;
+    if (collect_pipeline_get_snapshot(p, &s) != CF_OK)
+        return;
+    collect_stats_log(&s, what);
+    collect_snapshot_free(&s);
+}
+
+/* ---- writer thread ------------------------------------------------------- */
+
+/* Copies the store counters (sum over sources) where snapshots find them. */
+static void publish_store_stats(collect_pipeline *p)
+{
+    store_writer_stats sum;
+    memset(&sum, 0, sizeof(sum));
+    for (int i = 0; i < PIPE_N_SOURCES; i++) {
+        store_writer_stats s;
+        if (!p->stores[i])
+            continue;
+        store_writer_get_stats(p->stores[i], &s);
+        sum.records += s.records;
+        sum.records_written += s.records_written;
+        sum.records_lost += s.records_lost;
+        sum.blocks += s.blocks;
+        sum.bytes += s.bytes;
+        sum.segments_opened += s.segments_opened;
+        sum.segments_closed += s.segments_closed;
+        sum.write_errors += s.write_errors;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->store_stats = sum;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static void writer_store_batch(collect_pipeline *p, pipe_batch *b)
+{
+    cf_err err = store_writer_append(p->stores[b->source], b->recs, b->n);
+    if (err)
+        cf_log_limited(&p->rl_drop, CF_LOG_ERROR, "store %s: %s (records counted as lost)",
+                       pipe_source_names[b->source], cf_err_str(err));
+}
+
+static void writer_tick(collect_pipeline *p)
+{
+    uint64_t now = cf_time_now_ms();
+    for (int i = 0; i < PIPE_N_SOURCES; i++) {
+        cf_err err = store_writer_tick(p->stores[i], now);
+        if (err)
+            cf_log_limited(&p->rl_drop, CF_LOG_ERROR, "store %s: %s", pipe_source_names[i], cf_err_str(err));
+    }
+    publish_store_stats(p);
+}
+
+/* Waits at most wait_ms for a batch (unless stopping); returns it or NULL.
+ * Called and returns with mu held. */
+static pipe_batch *writer_wait(collect_pipeline *p, uint64_t wait_ms)
+{
+    if (p->n_queued == 0 && !p->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + wait_ms * 1000000u;
+        ts.tv_sec += (time_t)(ns / 1000000000u);
+        ts.tv_nsec = (long)(ns % 1000000000u);
+        pthread_cond_timedwait(&p->not_empty, &p->mu, &ts);
+    }
+    if (p->n_queued == 0)
+        return NULL;
+    pipe_batch *b = p->ring[p->head];
+    p->head = (p->head + 1) % p->opt.queue_size;
+    p->n_queued--;
+    return b;
+}
+
+static void *writer_main(void *arg)
+{
+    collect_pipeline *p = arg;
+    uint64_t now = cf_time_mono_ms();
+    uint64_t last_tick = now, last_stats = now, last_log = now;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        pipe_batch *b = writer_wait(p, PIPE_TICK_MS);
+        int done = b == NULL && p->stopping && p->n_queued == 0;
+        pthread_mutex_unlock(&p->mu);
+        if (b) {
+            writer_store_batch(p, b);
+            b->n = 0;
+            pthread_mutex_lock(&p->mu);
+            p->free_list[p->n_free++] = b;
+            pthread_cond_signal(&p->not_full);
+            pthread_mutex_unlock(&p->mu);
+        }
+        now = cf_time_mono_ms();
+        if (now - last_tick >= PIPE_TICK_MS) {
+            writer_tick(p);
+            last_tick = now;
+        }
+        if (p->opt.write_stats_file && p->opt.stats_interval_ms && now - last_stats >= p->opt.stats_interval_ms) {
+            write_stats_file(p);
+            last_stats = now;
+        }
+        if (p->opt.log_interval_ms && now - last_log >= p->opt.log_interval_ms) {
+            log_stats(p, "stats");
+            last_log = now;
+        }
+        if (done)
+            break;
+        pthread_mutex_lock(&p->mu);
+    }
+    /* drained: flush, publish the final counters, then close every segment */
+    for (int i = 0; i < PIPE_N_SOURCES; i++) {
+        cf_err err = store_writer_flush(p->stores[i]);
+        if (err)
+            CF_ERROR("store %s: final flush: %s", pipe_source_names[i], cf_err_str(err));
+    }
+    publish_store_stats(p);
+    for (int i = 0; i < PIPE_N_SOURCES; i++) {
+        store_writer_stats before;
+        store_writer_get_stats(p->stores[i], &before);
+        cf_err err = store_writer_close(p->stores[i]);
+        p->stores[i] = NULL;
+        if (err) {
+            CF_ERROR("store %s: close: %s", pipe_source_names[i], cf_err_str(err));
+            if (!p->close_err)
+                p->close_err = err;
+        }
+        /* close seals every open segment */
+        pthread_mutex_lock(&p->mu);
+        p->store_stats.segments_closed += before.segments_opened - before.segments_closed;
+        pthread_mutex_unlock(&p->mu);
+    }
+    return NULL;
+}
+
+/* ---- producer side ------------------------------------------------------- */
+
+/* Queues the current batch (or drops it when the queue is full) and takes a
+ * fresh one. */
+static void push_batch(collect_pipeline *p)
+{
+    pipe_batch *b = p->cur;
+    if (b->n == 0)
+        return;
+    pthread_mutex_lock(&p->mu);
+    while (p->opt.block_when_full && p->n_queued == p->opt.queue_size)
+        pthread_cond_wait(&p->not_full, &p->mu);
+    if (p->n_queued == p->opt.queue_size) {
+        pthread_mutex_unlock(&p->mu);
+        bump(&p->c.queue_drop_batches, 1);
+        bump(&p->c.queue_drop_records, b->n);
+        cf_log_limited(&p->rl_drop, CF_LOG_WARN,
+                       "writer queue full: dropped a batch of %u records (the store cannot keep up)", b->n);
+        b->n = 0;
+        return;
+    }
+    p->ring[(p->head + p->n_queued) % p->opt.queue_size] = b;
+    p->n_queued++;
+    p->cur = p->free_list[--p->n_free]; /* never empty: queue_size + 2 batches in all */
+    pthread_cond_signal(&p->not_empty);
+    pthread_mutex_unlock(&p->mu);
+    p->cur->n = 0;
+    p->cur->source = b->source; /* a packet split over batches keeps its source */
+}
+
+void collect_pipeline_push(collect_pipeline *p) { push_batch(p); }
+
+int collect_pipeline_push_aged(collect_pipeline *p, uint32_t max_age_ms)
+{
+    if (p->cur->n == 0)
+        return -1;
+    uint64_t age = cf_time_mono_ms() - p->cur->first_mono_ms;
+    if (age < max_age_ms)
+        return (int)(max_age_ms - age);
+    push_batch(p);
+    return -1;
+}
+
+static void emit_record(void *ctx, const flow_record *rec)
+{
+    collect_pipeline *p = ctx;
+    if (p->cur->n == p->opt.batch_records)
+        push_batch(p);
+    if (p->cur->n == 0)
+        p->cur->first_mono_ms = cf_time_mono_ms();
+    p->cur->recs[p->cur->n++] = *rec;
+}
+
+static size_t hash_key(const uint8_t addr[16], uint16_t port)
+{
+    uint64_t h = UINT64_C(1469598103934665603);
+    for (int i = 0; i < 16; i++)
+        h = (h ^ addr[i]) * UINT64_C(1099511628211);
+    h = (h ^ port) * UINT64_C(1099511628211);
+    return (size_t)(h ^ (h >> 29));
+}
+
+static bool same_exporter(const pipe_exporter *e, const uint8_t addr[16], uint16_t port)
+{
+    return e->dx.port == port && memcmp(e->dx.addr, addr, 16) == 0;
+}
+
+/* The exporter of addr/port, created when new; NULL when the table is full. */
+static pipe_exporter *find_exporter(collect_pipeline *p, const uint8_t addr[16], uint16_t port)
+{
+    if (p->last && same_exporter(p->last, addr, port))
+        return p->last;
+    size_t i = hash_key(addr, port) & p->index_mask;
+    while (p->index[i]) {
+        if (same_exporter(p->index[i], addr, port))
+            return p->last = p->index[i];
+        i = (i + 1) & p->index_mask;
+    }
+    size_t n = atomic_load_explicit(&p->n_list, memory_order_relaxed);
+    if (n == p->opt.max_exporters)
+        return NULL;
+    pipe_exporter *e = calloc(1, sizeof(*e));
+    if (!e)
+        return NULL;
+    decode_exporter_init(&e->dx, addr, port);
+    e->source = 0;
+    p->index[i] = e;
+    p->list[n] = e;
+    atomic_store_explicit(&p->n_list, n + 1, memory_order_release);
+    char name[80];
+    collect_exporter_name(addr, port, name, sizeof(name));
+    CF_INFO("new exporter %s", name);
+    return p->last = e;
+}
+
+void collect_pipeline_packet(collect_pipeline *p, const uint8_t addr[16], uint16_t port, const uint8_t *buf,
+                             size_t len, uint64_t recv_ms)
+{
+    bump(&p->c.datagrams, 1);
+    bump(&p->c.datagram_bytes, len);
+    pipe_exporter *e = find_exporter(p, addr, port);
+    if (!e) {
+        char name[80];
+        bump(&p->c.exporter_limit_drops, 1);
+        collect_exporter_name(addr, port, name, sizeof(name));
+        cf_log_limited(&p->rl_limit, CF_LOG_WARN, "exporter table full (max-exporters %u): dropped packet from %s",
+                       p->opt.max_exporters, name);
+        return;
+    }
+    if (p->cur->n > 0 && p->cur->source != e->source)
+        push_batch(p);
+    p->cur->source = e->source;
+    uint64_t before = e->dx.stats.records;
+    /* a bad packet is counted by reason in e->dx.stats and logged (rate
+     * limited) by the decoder itself */
+    (void)decode_packet(&e->dx, buf, len, recv_ms, emit_record, p);
+    bump(&p->c.records, e->dx.stats.records - before);
+}
+
+void collect_pipeline_set_kernel_drops(collect_pipeline *p, uint64_t total)
+{
+    atomic_store_explicit(&p->c.kernel_drops, total, memory_order_relaxed);
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+static void free_pipeline(collect_pipeline *p)
+{
+    size_t n = atomic_load(&p->n_list);
+    for (size_t i = 0; i < n; i++)
+        free(p->list[i]);
+    free(p->list);
+    free(p->index);
+    if (p->free_list) {
+        for (size_t i = 0; i < p->n_free; i++)
+            free(p->free_list[i]);
+        free(p->free_list);
+    }
+    for (size_t i = 0; p->ring && i < p->n_queued; i++)
+        free(p->ring[(p->head + i) % p->opt.queue_size]);
+    free(p->ring);
+    free(p->cur);
+    for (int i = 0; i < PIPE_N_SOURCES; i++)
+        store_writer_close(p->stores[i]);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->not_empty);
+    pthread_cond_destroy(&p->not_full);
+    free(p->data_dir);
+    free(p->stats_path);
+    free(p);
+}
+
+static cf_err alloc_queue(collect_pipeline *p)
+{
+    size_t q = p->opt.queue_size, bsize = sizeof(pipe_batch) + (size_t)p->opt.batch_records * sizeof(flow_record);
+    size_t slots = 16;
+    while (slots < 2 * (size_t)p->opt.max_exporters)
+        slots *= 2;
+    p->index = calloc(slots, sizeof(*p->index));
+    p->index_mask = slots - 1;
+    p->list = calloc(p->opt.max_exporters, sizeof(*p->list));
+    p->ring = calloc(q, sizeof(*p->ring));
+    p->free_list = calloc(q + 2, sizeof(*p->free_list));
+    p->cur = calloc(1, bsize);
+    if (!p->index || !p->list || !p->ring || !p->free_list || !p->cur)
+        return CF_ERR_NOMEM;
+    for (size_t i = 0; i < q + 1; i++) {
+        pipe_batch *b = malloc(bsize);
+        if (!b)
+            return CF_ERR_NOMEM;
+        b->n = 0;
+        b->source = 0;
+        p->free_list[p->n_free++] = b;
+    }
+    return CF_OK;
+}
+
+static cf_err init_sync(collect_pipeline *p)
+{
+    pthread_condattr_t ca;
+    if (pthread_mutex_init(&p->mu, NULL) != 0 || pthread_condattr_init(&ca) != 0)
+        return CF_ERR_NOMEM;
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(&p->not_empty, &ca) | pthread_cond_init(&p->not_full, &ca);
+    pthread_condattr_destroy(&ca);
+    return rc ? CF_ERR_NOMEM : CF_OK;
+}
+
+cf_err collect_pipeline_open(const collect_pipeline_options *o, collect_pipeline **out, char *errbuf,
+                             size_t errlen)
+{
+    if (!o->data_dir || !*o->data_dir || o->max_exporters < 1 || o->max_exporters > PIPE_MAX_EXPORTERS ||
+        o->queue_size < 1 || o->queue_size > PIPE_MAX_QUEUE || o->batch_records < 1 ||
+        o->batch_records > PIPE_MAX_BATCH) {
+        snprintf(errbuf, errlen, "pipeline options out of range");
+        return CF_ERR_RANGE;
+    }
+    collect_pipeline *p = calloc(1, sizeof(*p));
+    if (!p)
+        return CF_ERR_NOMEM;
+    p->opt = *o;
+    p->started_ms = cf_time_now_ms();
+    cf_err err = init_sync(p);
+    if (err) {
+        free(p);
+        return err;
+    }
+    p->data_dir = strdup(o->data_dir);
+    p->stats_path = join_path(o->data_dir, COLLECT_STATS_FILE);
+    if (!p->data_dir || !p->stats_path || (err = alloc_queue(p)) != CF_OK) {
+        err = CF_ERR_NOMEM;
+        snprintf(errbuf, errlen, "out of memory");
+        goto fail;
+    }
+    p->opt.data_dir = p->data_dir;
+    if (make_dirs(p->data_dir) != 0) {
+        snprintf(errbuf, errlen, "data directory %s: %s", p->data_dir, strerror(errno));
+        err = CF_ERR_IO;
+        goto fail;
+    }
+    for (int i = 0; i < PIPE_N_SOURCES; i++) {
+        char *dir = join_path(p->data_dir, pipe_source_names[i]);
+        err = dir ? store_writer_open(dir, &o->store, &p->stores[i]) : CF_ERR_NOMEM;
+        if (err) {
+            snprintf(errbuf, errlen, "store %s: %s", dir ? dir : "?", cf_err_str(err));
+            free(dir);
+            goto fail;
+        }
+        free(dir);
+    }
+    publish_store_stats(p);
+    if (pthread_create(&p->writer, NULL, writer_main, p) != 0) {
+        snprintf(errbuf, errlen, "cannot start the writer thread");
+        err = CF_ERR_NOMEM;
+        goto fail;
+    }
+    p->writer_started = 1;
+    *out = p;
+    return CF_OK;
+fail:
+    free_pipeline(p);
+    return err;
+}
+
+cf_err collect_pipeline_close(collect_pipeline *p, collect_snapshot *final)
+{
+    if (!p)
+        return CF_OK;
+    push_batch(p);
+    pthread_mutex_lock(&p->mu);
+    p->stopping = 1;
+    pthread_cond_signal(&p->not_empty);
+    pthread_mutex_unlock(&p->mu);
+    if (p->writer_started)
+        pthread_join(p->writer, NULL);
+    cf_err err = p->close_err;
+    collect_snapshot s;
+    if (collect_pipeline_get_snapshot(p, &s) == CF_OK) {
+        if (p->opt.write_stats_file && collect_stats_write(p->stats_path, &s) != CF_OK) {
+            CF_ERROR("cannot write %s: %s", p->stats_path, strerror(errno));
+            if (!err)
+                err = CF_ERR_IO;
+        }
+        collect_stats_log(&s, "final stats");
+        if (final)
+            *final = s;
+        else
+            collect_snapshot_free(&s);
+    } else if (!err) {
+        err = CF_ERR_NOMEM;
+    }
+    free_pipeline(p);
+    return err;
+}

@@ -1,0 +1,275 @@
+/* collect/stats.c - statistics snapshots: log line, stats file write/read
+ * (format in stats.h). */
+#include "collect/stats.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "flow/flow.h"
+
+/* A named uint64_t counter at an offset of a struct. */
+typedef struct stats_counter {
+    const char *name;
+    size_t offset;
+} stats_counter;
+
+#define TOTAL(name_) {#name_, offsetof(collect_totals, name_)}
+static const stats_counter total_counters[] = {
+    TOTAL(version),
+    TOTAL(time_ms),
+    TOTAL(started_ms),
+    TOTAL(datagrams),
+    TOTAL(datagram_bytes),
+    TOTAL(exporters),
+    TOTAL(exporter_limit_drops),
+    TOTAL(records),
+    TOTAL(queue_drop_batches),
+    TOTAL(queue_drop_records),
+    TOTAL(store_records),
+    TOTAL(store_written),
+    TOTAL(store_lost),
+    TOTAL(store_write_errors),
+    TOTAL(store_segments_closed),
+    TOTAL(kernel_drops),
+    TOTAL(lost_sequence),
+};
+#define N_TOTAL_COUNTERS (sizeof(total_counters) / sizeof(total_counters[0]))
+
+static const stats_counter exporter_counters[] = {
+    {"packets", offsetof(decode_stats, packets)},
+    {"bytes", offsetof(decode_stats, bytes)},
+    {"records", offsetof(decode_stats, records)},
+    {"lost_sequence", offsetof(decode_stats, lost)},
+    {"seq_resets", offsetof(decode_stats, seq_resets)},
+    {"last_seen_ms", offsetof(decode_stats, last_seen_ms)},
+    {"sampling", offsetof(decode_stats, sampling)},
+};
+#define N_EXPORTER_COUNTERS (sizeof(exporter_counters) / sizeof(exporter_counters[0]))
+
+static uint64_t *counter_at(void *base, size_t offset) { return (uint64_t *)((char *)base + offset); }
+
+void collect_snapshot_free(collect_snapshot *s)
+{
+    free(s->exporters);
+    memset(s, 0, sizeof(*s));
+}
+
+void collect_exporter_name(const uint8_t addr[16], uint16_t port, char *buf, size_t len)
+{
+    char a[64];
+    flow_addr_format(addr, a, sizeof(a));
+    if (flow_addr_is_v4(addr))
+        snprintf(buf, len, "%s:%u", a, (unsigned)port);
+    else
+        snprintf(buf, len, "[%s]:%u", a, (unsigned)port);
+}
+
+static int print_malformed(FILE *out, const char *scope, const uint64_t *malformed)
+{
+    for (int r = 0; r < DECODE_N_REASONS; r++)
+        if (fprintf(out, "%s\tmalformed_%s\t%" PRIu64 "\n", scope, decode_reason_name((decode_reason)r),
+                    malformed[r]) < 0)
+            return -1;
+    return 0;
+}
+
+cf_err collect_stats_print(const collect_snapshot *s, FILE *out)
+{
+    int bad = fprintf(out, "scope\tcounter\tvalue\n") < 0;
+    collect_totals t = s->totals;
+    for (size_t i = 0; i < N_TOTAL_COUNTERS && !bad; i++)
+        bad = fprintf(out, "total\t%s\t%" PRIu64 "\n", total_counters[i].name,
+                      *counter_at(&t, total_counters[i].offset)) < 0;
+    if (!bad)
+        bad = print_malformed(out, "total", t.malformed) != 0;
+    for (size_t e = 0; e < s->n_exporters && !bad; e++) {
+        char scope[80];
+        decode_stats d = s->exporters[e].s;
+        collect_exporter_name(s->exporters[e].addr, s->exporters[e].port, scope, sizeof(scope));
+        for (size_t i = 0; i < N_EXPORTER_COUNTERS && !bad; i++)
+            bad = fprintf(out, "%s\t%s\t%" PRIu64 "\n", scope, exporter_counters[i].name,
+                          *counter_at(&d, exporter_counters[i].offset)) < 0;
+        if (!bad)
+            bad = print_malformed(out, scope, d.malformed) != 0;
+    }
+    return bad ? CF_ERR_IO : CF_OK;
+}
+
+cf_err collect_stats_write(const char *path, const collect_snapshot *s)
+{
+    char tmp[4200];
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+        return CF_ERR_IO;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return CF_ERR_IO;
+    cf_err err = collect_stats_print(s, f);
+    if (fclose(f) != 0)
+        err = CF_ERR_IO;
+    if (!err && rename(tmp, path) != 0)
+        err = CF_ERR_IO;
+    if (err)
+        unlink(tmp);
+    return err;
+}
+
+/* Sets counter `name` of the malformed array from "malformed_<reason>". */
+static int set_malformed(uint64_t *malformed, const char *name, uint64_t v)
+{
+    if (strncmp(name, "malformed_", 10) != 0)
+        return -1;
+    for (int r = 0; r < DECODE_N_REASONS; r++)
+        if (strcmp(name + 10, decode_reason_name((decode_reason)r)) == 0) {
+            malformed[r] = v;
+            return 0;
+        }
+    return -1;
+}
+
+static void set_named(const stats_counter *table, size_t n, void *base, const char *name, uint64_t v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(table[i].name, name) == 0) {
+            *counter_at(base, table[i].offset) = v;
+            return;
+        }
+}
+
+/* Parses "[addr]:port" / "addr:port" as written by collect_exporter_name. */
+static int parse_scope(const char *scope, uint8_t addr[16], uint16_t *port)
+{
+    char a[64];
+    const char *colon = strrchr(scope, ':');
+    if (!colon)
+        return -1;
+    const char *start = scope, *end = colon;
+    if (scope[0] == '[') {
+        start = scope + 1;
+        if (end == scope || end[-1] != ']')
+            return -1;
+        end--;
+    }
+    size_t len = (size_t)(end - start);
+    if (len == 0 || len >= sizeof(a))
+        return -1;
+    memcpy(a, start, len);
+    a[len] = '\0';
+    char *stop;
+    errno = 0;
+    unsigned long p = strtoul(colon + 1, &stop, 10);
+    uint8_t family;
+    if (errno || *stop || p > 65535 || flow_addr_parse(a, addr, &family) != CF_OK)
+        return -1;
+    *port = (uint16_t)p;
+    return 0;
+}
+
+/* The exporter entry of scope in s, appended when new; NULL on failure. */
+static collect_exporter_stats *exporter_entry(collect_snapshot *s, const char *scope, size_t *cap)
+{
+    uint8_t addr[16];
+    uint16_t port;
+    if (parse_scope(scope, addr, &port) != 0)
+        return NULL;
+    for (size_t i = s->n_exporters; i > 0; i--)
+        if (s->exporters[i - 1].port == port && memcmp(s->exporters[i - 1].addr, addr, 16) == 0)
+            return &s->exporters[i - 1];
+    if (s->n_exporters == *cap) {
+        size_t nc = *cap ? *cap * 2 : 16;
+        collect_exporter_stats *ne = realloc(s->exporters, nc * sizeof(*ne));
+        if (!ne)
+            return NULL;
+        s->exporters = ne;
+        *cap = nc;
+    }
+    collect_exporter_stats *e = &s->exporters[s->n_exporters++];
+    memset(e, 0, sizeof(*e));
+    memcpy(e->addr, addr, 16);
+    e->port = port;
+    return e;
+}
+
+/* Splits line into three tab-separated fields and a number; -1 when malformed. */
+static int split_line(char *line, char **scope, char **name, uint64_t *v)
+{
+    char *t1 = strchr(line, '\t');
+    char *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+    if (!t2)
+        return -1;
+    *t1 = *t2 = '\0';
+    char *end;
+    errno = 0;
+    if (t2[1] < '0' || t2[1] > '9')
+        return -1;
+    *v = strtoull(t2 + 1, &end, 10);
+    if (errno || (*end != '\0' && *end != '\n'))
+        return -1;
+    *scope = line;
+    *name = t1 + 1;
+    return 0;
+}
+
+cf_err collect_stats_read(const char *path, collect_snapshot *out, char *errbuf, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(errbuf, errlen, "%s: %s", path, strerror(errno));
+        return CF_ERR_IO;
+    }
+    collect_snapshot s;
+    memset(&s, 0, sizeof(s));
+    size_t cap = 0, lineno = 0;
+    cf_err err = CF_OK;
+    char line[512];
+    while (!err && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *scope, *name;
+        uint64_t v;
+        if (lineno == 1) {
+            if (strcmp(line, "scope\tcounter\tvalue\n") != 0)
+                err = CF_ERR_CORRUPT;
+            continue;
+        }
+        if (split_line(line, &scope, &name, &v) != 0) {
+            err = CF_ERR_CORRUPT;
+        } else if (strcmp(scope, "total") == 0) {
+            if (set_malformed(s.totals.malformed, name, v) != 0)
+                set_named(total_counters, N_TOTAL_COUNTERS, &s.totals, name, v);
+        } else {
+            collect_exporter_stats *e = exporter_entry(&s, scope, &cap);
+            if (!e)
+                err = CF_ERR_CORRUPT;
+            else if (set_malformed(e->s.malformed, name, v) != 0)
+                set_named(exporter_counters, N_EXPORTER_COUNTERS, &e->s, name, v);
+        }
+    }
+    if (!err && lineno == 0)
+        err = CF_ERR_CORRUPT;
+    if (err)
+        snprintf(errbuf, errlen, "%s:%zu: not a cloudflow stats file line", path, lineno);
+    fclose(f);
+    if (err) {
+        collect_snapshot_free(&s);
+        return err;
+    }
+    *out = s;
+    return CF_OK;
+}
+
+void collect_stats_log(const collect_snapshot *s, const char *what)
+{
+    const collect_totals *t = &s->totals;
+    uint64_t malformed = 0;
+    for (int r = 0; r < DECODE_N_REASONS; r++)
+        malformed += t->malformed[r];
+    cf_log(CF_LOG_INFO,
+           "%s: datagrams=%" PRIu64 " records=%" PRIu64 " stored=%" PRIu64 " exporters=%" PRIu64
+           " malformed=%" PRIu64 " lost_sequence=%" PRIu64 " queue_drops=%" PRIu64 " (records %" PRIu64
+           ") exporter_limit_drops=%" PRIu64 " kernel_drops=%" PRIu64 " store_lost=%" PRIu64,
+           what, t->datagrams, t->records, t->store_written, t->exporters, malformed, t->lost_sequence,
+           t->queue_drop_batches, t->queue_drop_records, t->exporter_limit_drops, t->kernel_drops, t->store_lost);
+}

@@ -1,0 +1,120 @@
+/*
+ * collect/stats.h - the collector's statistics: totals, per exporter, and
+ * the stats file DATADIR/stats.tsv.
+ *
+ * Where it sits: the pipeline (collect/pipeline.h) takes snapshots of its
+ * counters; this module formats them as a log line and as the stats file,
+ * and reads the file back for `cloudflow stats`.
+ *
+ * The stats file, version 1: UTF-8 text, tab-separated, one header line
+ * "scope\tcounter\tvalue" then one line per counter:
+ *
+ *   scope     "total" for the collector as a whole, or the exporter as
+ *             ADDR:PORT (IPv4) / [ADDR]:PORT (IPv6), ADDR as in flow records
+ *   counter   a name from the tables below
+ *   value     an unsigned decimal integer
+ *
+ *   total counters
+ *     version               format version of this file (1)
+ *     time_ms               when the file was written (ms since the epoch)
+ *     started_ms            when the collector started
+ *     datagrams             export packets received (all exporters)
+ *     datagram_bytes        their UDP payload bytes
+ *     exporters             exporters in the table
+ *     exporter_limit_drops  packets dropped because the table was full (max-exporters)
+ *     records               flow records decoded
+ *     queue_drop_batches    batches dropped because the writer queue was full
+ *     queue_drop_records    records in them
+ *     store_records         records handed to the store
+ *     store_written         records in blocks written to disk
+ *     store_lost            records the store could not write (I/O error, disk full)
+ *     store_write_errors    failed writes
+ *     store_segments_closed segments closed (sealed)
+ *     kernel_drops          datagrams the kernel dropped on our sockets (SO_RXQ_OVFL)
+ *     lost_sequence         records missing according to sequence numbers (sum of exporters)
+ *     malformed_<reason>    bad packets by decode_reason_name() (sum of exporters)
+ *
+ *   exporter counters
+ *     packets, bytes, records, lost_sequence, seq_resets,
+ *     malformed_<reason> (one per decode_reason), last_seen_ms,
+ *     sampling (last sampling interval announced; 0: none)
+ *
+ * Readers must ignore counters they do not know (later versions add some).
+ * The file is replaced atomically (written to stats.tsv.tmp, then renamed).
+ *
+ * Thread safety: the functions work on caller-owned values only.
+ */
+#ifndef CF_COLLECT_STATS_H
+#define CF_COLLECT_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/error.h"
+#include "decode/decode.h"
+
+#define COLLECT_STATS_VERSION 1
+#define COLLECT_STATS_FILE "stats.tsv"
+
+/* Counters of the collector as a whole. */
+typedef struct collect_totals {
+    uint64_t version;               /* COLLECT_STATS_VERSION */
+    uint64_t time_ms;               /* when the snapshot was taken */
+    uint64_t started_ms;            /* when the pipeline was opened */
+    uint64_t datagrams;             /* export packets received */
+    uint64_t datagram_bytes;        /* their bytes */
+    uint64_t exporters;             /* exporters in the table */
+    uint64_t exporter_limit_drops;  /* packets of exporters beyond max-exporters */
+    uint64_t records;               /* records decoded */
+    uint64_t queue_drop_batches;    /* batches dropped, queue full */
+    uint64_t queue_drop_records;    /* records in those batches */
+    uint64_t store_records;         /* records appended to the store */
+    uint64_t store_written;         /* records written to disk */
+    uint64_t store_lost;            /* records the store failed to write */
+    uint64_t store_write_errors;    /* failed writes */
+    uint64_t store_segments_closed; /* segments closed */
+    uint64_t kernel_drops;          /* kernel socket drops (SO_RXQ_OVFL) */
+    uint64_t lost_sequence;         /* sum over exporters */
+    uint64_t malformed[DECODE_N_REASONS]; /* sum over exporters, by reason */
+} collect_totals;
+
+/* One exporter's counters. */
+typedef struct collect_exporter_stats {
+    uint8_t addr[16];  /* as in flow_record */
+    uint16_t port;     /* UDP source port */
+    decode_stats s;    /* the decoder's counters */
+} collect_exporter_stats;
+
+/* A snapshot: totals plus every exporter.  exporters is malloc'ed. */
+typedef struct collect_snapshot {
+    collect_totals totals;
+    collect_exporter_stats *exporters;
+    size_t n_exporters;
+} collect_snapshot;
+
+/* Frees s->exporters and zeroes *s. */
+void collect_snapshot_free(collect_snapshot *s);
+
+/* "ADDR:PORT" or "[ADDR]:PORT" into buf (len >= 56). */
+void collect_exporter_name(const uint8_t addr[16], uint16_t port, char *buf, size_t len);
+
+/* Writes s in the stats file format to out.  CF_ERR_IO on a write error. */
+cf_err collect_stats_print(const collect_snapshot *s, FILE *out);
+
+/* Writes s to path atomically (path.tmp, fsync-free rename).  CF_ERR_IO
+ * (the old file stays as it was; the tmp file is removed). */
+cf_err collect_stats_write(const char *path, const collect_snapshot *s);
+
+/*
+ * Reads a stats file.  CF_ERR_IO when it cannot be opened; CF_ERR_CORRUPT
+ * when a line is not "scope<TAB>counter<TAB>number" or the header is
+ * missing (line number in errbuf).  Unknown counters are skipped.  *out
+ * (collect_snapshot_free() it) untouched on failure.
+ */
+cf_err collect_stats_read(const char *path, collect_snapshot *out, char *errbuf, size_t errlen);
+
+/* Logs one line summarising s at INFO level, starting with what ("stats", "final stats"). */
+void collect_stats_log(const collect_snapshot *s, const char *what);
+
+#endif

@@ -1,0 +1,204 @@
+/* query/agg.c - open-addressing hash table of counters and top-N selection. */
+#include "query/agg.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+cf_err query_table_init(query_table *t, size_t key_len, uint64_t max_keys)
+{
+    memset(t, 0, sizeof(*t));
+    t->key_len = key_len;
+    t->key_space = (key_len + 7) & ~(size_t)7;
+    t->entry_size = t->key_space + sizeof(query_counts);
+    t->max_keys = max_keys ? max_keys : QUERY_DEFAULT_MAX_KEYS;
+    if (t->max_keys > UINT32_MAX - 1)
+        t->max_keys = UINT32_MAX - 1;
+    t->n_slots = 1024;
+    t->slots = calloc(t->n_slots, sizeof(*t->slots));
+    if (!t->slots)
+        return CF_ERR_NOMEM;
+    return CF_OK;
+}
+
+void query_table_free(query_table *t)
+{
+    free(t->slots);
+    free(t->ents);
+    memset(t, 0, sizeof(*t));
+}
+
+static bool grow_slots(query_table *t)
+{
+    size_t n_slots = t->n_slots * 2;
+    query_slot *slots = calloc(n_slots, sizeof(*slots));
+    if (!slots)
+        return false;
+    for (size_t i = 0; i < t->n_slots; i++) {
+        query_slot s = t->slots[i];
+        if (!s.idx)
+            continue;
+        /* the low bits of the hash are not kept: hash the key again */
+        size_t j = (size_t)query_hash(query_table_key(t, s.idx - 1), t->key_len) & (n_slots - 1);
+        while (slots[j].idx)
+            j = (j + 1) & (n_slots - 1);
+        slots[j] = s;
+    }
+    free(t->slots);
+    t->slots = slots;
+    t->n_slots = n_slots;
+    return true;
+}
+
+static bool grow_entries(query_table *t)
+{
+    size_t n = t->n_alloc ? t->n_alloc * 2 : 256;
+    uint8_t *e = realloc(t->ents, n * t->entry_size);
+    if (!e)
+        return false;
+    t->ents = e;
+    t->n_alloc = n;
+    return true;
+}
+
+query_counts *query_table_insert(query_table *t, const void *key, uint64_t h)
+{
+    if (t->n >= t->max_keys)
+        return NULL;
+    if (t->n == t->n_alloc && !grow_entries(t))
+        return NULL;
+    if ((t->n + 1) * 2 > t->n_slots && !grow_slots(t))
+        return NULL;
+    size_t mask = t->n_slots - 1;
+    size_t j = (size_t)h & mask;
+    while (t->slots[j].idx)
+        j = (j + 1) & mask;
+    uint8_t *e = t->ents + t->n * t->entry_size;
+    memcpy(e, key, t->key_len);
+    memset(e + t->key_len, 0, t->entry_size - t->key_len);
+    t->slots[j].idx = (uint32_t)(t->n + 1);
+    t->slots[j].h32 = (uint32_t)(h >> 32);
+    return query_table_counts(t, t->n++);
+}
+
+cf_err query_table_merge(query_table *dst, const query_table *src)
+{
+    for (size_t i = 0; i < src->n; i++) {
+        const uint8_t *key = query_table_key(src, i);
+        const query_counts *s = query_table_counts(src, i);
+        query_counts *c = query_table_get(dst, key, query_hash(key, dst->key_len));
+        if (!c) {
+            dst->untracked += s->flows;
+            continue;
+        }
+        if (c->flows == 0 || s->first < c->first)
+            c->first = s->first;
+        if (s->last > c->last)
+            c->last = s->last;
+        c->flows += s->flows;
+        c->packets += s->packets;
+        c->bytes += s->bytes;
+    }
+    dst->untracked += src->untracked;
+    return CF_OK;
+}
+
+uint64_t query_order_value(const query_counts *c, query_order order)
+{
+    uint64_t dur = c->last > c->first ? c->last - c->first : 0;
+    switch (order) {
+    case QUERY_ORDER_FLOWS: return c->flows;
+    case QUERY_ORDER_PACKETS: return c->packets;
+    case QUERY_ORDER_BYTES: return c->bytes;
+    case QUERY_ORDER_PPS: return dur ? (uint64_t)((double)c->packets * 1000.0 / (double)dur) : 0;
+    case QUERY_ORDER_BPS: return dur ? (uint64_t)((double)c->bytes * 8000.0 / (double)dur) : 0;
+    case QUERY_ORDER_BPP: return c->packets ? c->bytes / c->packets : 0;
+    case QUERY_ORDER_TSTART: return c->first;
+    case QUERY_ORDER_TEND: return c->last;
+    case QUERY_ORDER_NONE: return 0;
+    }
+    return 0;
+}
+
+typedef struct rank {
+    uint64_t v;
+    size_t idx;
+} rank;
+
+/* Does a rank before b? (bigger value first; for times smaller first; then key). */
+static bool before(const query_table *t, bool ascending, const rank *a, const rank *b)
+{
+    if (a->v != b->v)
+        return ascending ? a->v < b->v : a->v > b->v;
+    int c = memcmp(query_table_key(t, a->idx), query_table_key(t, b->idx), t->key_len);
+    if (c)
+        return c < 0;
+    return a->idx < b->idx;
+}
+
+/* Max-heap on "worst first": the root is the worst rank kept. */
+static void sift_down(const query_table *t, bool asc, rank *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && before(t, asc, &h[w], &h[l]))
+            w = l;
+        if (r < n && before(t, asc, &h[w], &h[r]))
+            w = r;
+        if (w == i)
+            return;
+        rank tmp = h[i];
+        h[i] = h[w];
+        h[w] = tmp;
+        i = w;
+    }
+}
+
+static void sift_up(const query_table *t, bool asc, rank *h, size_t j)
+{
+    while (j && before(t, asc, &h[(j - 1) / 2], &h[j])) {
+        rank tmp = h[j];
+        h[j] = h[(j - 1) / 2];
+        h[(j - 1) / 2] = tmp;
+        j = (j - 1) / 2;
+    }
+}
+
+cf_err query_table_top(const query_table *t, query_order order, size_t n, size_t **out, size_t *n_out)
+{
+    size_t k = (n == 0 || n > t->n) ? t->n : n;
+    size_t *res = malloc((k ? k : 1) * sizeof(*res));
+    rank *h = malloc((k ? k : 1) * sizeof(*h));
+    if (!res || !h) {
+        free(res);
+        free(h);
+        return CF_ERR_NOMEM;
+    }
+    size_t m = 0;
+    if (order == QUERY_ORDER_NONE) {
+        for (size_t i = 0; i < k; i++)
+            res[m++] = i;
+        free(h);
+        *out = res, *n_out = m;
+        return CF_OK;
+    }
+    bool asc = order == QUERY_ORDER_TSTART || order == QUERY_ORDER_TEND;
+    for (size_t i = 0; i < t->n && k; i++) {
+        rank r = {query_order_value(query_table_counts(t, i), order), i};
+        if (m < k) {
+            h[m] = r;
+            sift_up(t, asc, h, m++);
+        } else if (before(t, asc, &r, &h[0])) {
+            h[0] = r;
+            sift_down(t, asc, h, m, 0);
+        }
+    }
+    /* pop the worst to the back */
+    for (size_t end = m; end > 0; end--) {
+        res[end - 1] = h[0].idx;
+        h[0] = h[end - 1];
+        sift_down(t, asc, h, end - 1, 0);
+    }
+    free(h);
+    *out = res, *n_out = m;
+    return CF_OK;
+}

@@ -1,0 +1,179 @@
+/*
+ * query/agg.h - internal: the hash table behind -s statistics and -A
+ * aggregation, and its top-N selection.
+ *
+ * One table maps fixed-length keys (key_len bytes) to counters.  The
+ * entries (key, then counters) are dense, in insertion order, in one array
+ * that grows by realloc (large arrays are moved by the kernel, not copied,
+ * and no page is touched twice: on the VMs we run on, first-touching memory
+ * costs about 1 s per GB, more than the lookups).  An open-addressing index
+ * (linear probing, 8-byte slots with 32 more hash bits, at most half full)
+ * points into it.  Memory: about entry_size + 16 bytes per key.
+ *
+ * A table holds at most max_keys keys: a new key that finds the table full
+ * is not stored, its flows are added to `untracked` (query.h says what the
+ * query then reports).
+ *
+ * One table belongs to one thread; worker tables are merged into one at the
+ * end with query_table_merge().  Entry indices (returned by
+ * query_table_top) stay valid until the table is modified.
+ */
+#ifndef CF_QUERY_AGG_H
+#define CF_QUERY_AGG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "query/query.h"
+
+typedef struct query_counts {
+    uint64_t flows, packets, bytes;
+    uint64_t first, last; /* min first seen, max last seen (ms) */
+} query_counts;
+
+typedef struct query_slot {
+    uint32_t idx; /* entry index + 1; 0 = empty */
+    uint32_t h32; /* upper hash bits, to skip most key compares */
+} query_slot;
+
+typedef struct query_table {
+    size_t key_len;      /* bytes per key */
+    size_t key_space;    /* key_len rounded up to 8: offset of the counters in an entry */
+    size_t entry_size;   /* key_space + sizeof(query_counts) */
+    size_t n;            /* entries (keys) stored, dense, in insertion order */
+    size_t n_alloc;      /* entries allocated */
+    uint8_t *ents;       /* n_alloc * entry_size bytes: key then counters */
+    size_t n_slots;      /* power of two, at least 2 * n */
+    query_slot *slots;
+    uint64_t max_keys;
+    uint64_t untracked;  /* flows not counted for lack of room */
+} query_table;
+
+cf_err query_table_init(query_table *t, size_t key_len, uint64_t max_keys);
+void query_table_free(query_table *t);
+
+static inline uint64_t query_mix64(uint64_t h)
+{
+    h ^= h >> 33;
+    h *= UINT64_C(0xff51afd7ed558ccd);
+    h ^= h >> 33;
+    h *= UINT64_C(0xc4ceb9fe1a85ec53);
+    h ^= h >> 33;
+    return h;
+}
+
+/* Hash of a key of len bytes (any length; whole 8-byte words are fast). */
+static inline uint64_t query_hash(const void *key, size_t len)
+{
+    const uint8_t *p = key;
+    uint64_t h = UINT64_C(0x9e3779b97f4a7c15) ^ len;
+    while (len >= 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        h = query_mix64((h ^ w) * UINT64_C(0x100000001b3) + (h >> 29));
+        p += 8, len -= 8;
+    }
+    if (len) {
+        uint64_t w = 0;
+        memcpy(&w, p, len);
+        h = query_mix64((h ^ w) * UINT64_C(0x100000001b3));
+    }
+    return h;
+}
+
+/* Entry i (0 <= i < n): its key and its counters. */
+static inline const uint8_t *query_table_key(const query_table *t, size_t i) { return t->ents + i * t->entry_size; }
+static inline query_counts *query_table_counts(const query_table *t, size_t i)
+{
+    return (query_counts *)(void *)(t->ents + i * t->entry_size + t->key_space);
+}
+
+/* Prefetch in two steps for a group of keys: the slot of hash h, then
+ * (once that slot is likely cached) the entry it points to. */
+static inline void query_table_prefetch(const query_table *t, uint64_t h)
+{
+    __builtin_prefetch(&t->slots[(size_t)h & (t->n_slots - 1)], 0);
+}
+static inline void query_table_prefetch_entry(const query_table *t, uint64_t h)
+{
+    query_slot s = t->slots[(size_t)h & (t->n_slots - 1)];
+    if (s.idx)
+        __builtin_prefetch(t->ents + (size_t)(s.idx - 1) * t->entry_size, 1);
+}
+
+/* Slow path of query_table_get: inserts a new key (may grow the table). */
+query_counts *query_table_insert(query_table *t, const void *key, uint64_t h);
+
+static inline bool query_key_eq(const uint8_t *a, const uint8_t *b, size_t len)
+{
+    if (len == 8 || len == 16) {
+        uint64_t x0, y0;
+        memcpy(&x0, a, 8);
+        memcpy(&y0, b, 8);
+        if (len == 8)
+            return x0 == y0;
+        uint64_t x1, y1;
+        memcpy(&x1, a + 8, 8);
+        memcpy(&y1, b + 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    return memcmp(a, b, len) == 0;
+}
+
+/* The counters of key (hash h), created zeroed when new; NULL when the table
+ * is full or memory ran out (the caller counts the flow as untracked). */
+static inline query_counts *query_table_get(query_table *t, const void *key, uint64_t h)
+{
+    size_t mask = t->n_slots - 1;
+    uint32_t h32 = (uint32_t)(h >> 32);
+    for (size_t j = (size_t)h & mask;; j = (j + 1) & mask) {
+        query_slot s = t->slots[j];
+        if (!s.idx)
+            break;
+        if (s.h32 == h32 && query_key_eq(query_table_key(t, s.idx - 1), key, t->key_len))
+            return query_table_counts(t, s.idx - 1);
+    }
+    return query_table_insert(t, key, h);
+}
+
+/* Adds one flow to key (hash h). */
+static inline void query_table_add_h(query_table *t, const void *key, uint64_t h, uint64_t packets,
+                                     uint64_t bytes, uint64_t first, uint64_t last)
+{
+    query_counts *c = query_table_get(t, key, h);
+    if (!c) {
+        t->untracked++;
+        return;
+    }
+    if (c->flows == 0 || first < c->first)
+        c->first = first;
+    if (last > c->last)
+        c->last = last;
+    c->flows++;
+    c->packets += packets;
+    c->bytes += bytes;
+}
+
+static inline void query_table_add(query_table *t, const void *key, uint64_t packets, uint64_t bytes,
+                                   uint64_t first, uint64_t last)
+{
+    query_table_add_h(t, key, query_hash(key, t->key_len), packets, bytes, first, last);
+}
+
+/* Adds every entry of src into dst (src unchanged). */
+cf_err query_table_merge(query_table *dst, const query_table *src);
+
+/* The value an entry is ordered by (pps, bps as nfdump computes them). */
+uint64_t query_order_value(const query_counts *c, query_order order);
+
+/*
+ * Entry indices of the top n entries by order (descending; tstart/tend
+ * ascending), ties broken by key bytes ascending; n = 0 means all.  *out is
+ * malloc'ed (*n_out entries).  QUERY_ORDER_NONE: insertion order.
+ */
+cf_err query_table_top(const query_table *t, query_order order, size_t n, size_t **out, size_t *n_out);
+
+#endif

@@ -1,0 +1,554 @@
+/* query/output.c - record printers in nfdump 1.7.1's formats. */
+#include "query/output.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "store/store.h"
+
+/* ---- fmt: tags ---------------------------------------------------------- */
+
+typedef enum tag_kind {
+    T_TS, T_TE, T_TD, T_TSR, T_TER, T_PR, T_SA, T_DA, T_SAP, T_DAP, T_SP, T_DP, T_PKT, T_BYT, T_FL,
+    T_FLG, T_TOS, T_BPS, T_PPS, T_BPP, T_IN, T_OUT, T_SAS, T_DAS, T_NH, T_NHB, T_RA, T_SMK, T_DMK,
+    T_SVLN, T_DVLN, T_ISMC, T_ODMC, T_ENG, T_FWD, T_DIR, T_SN, T_DN, T_TFS,
+} tag_kind;
+
+typedef struct tag_def {
+    const char *name;   /* without % */
+    tag_kind kind;
+    const char *header; /* column title */
+    int width;          /* data width (right-aligned unless noted) */
+    uint64_t fields;    /* columns needed */
+} tag_def;
+
+#define B(x) STORE_FIELD_BIT(FLOW_FIELD_##x)
+#define TIMES (B(FIRST) | B(LAST))
+static const tag_def tags[] = {
+    {"tsr", T_TSR, "Date first seen (raw)    ", 14, B(FIRST)},
+    {"ter", T_TER, "Date last seen (raw)     ", 14, B(LAST)},
+    {"tfs", T_TFS, "Date first seen        ", 23, B(FIRST)},
+    {"ts", T_TS, "Date first seen        ", 23, B(FIRST)},
+    {"te", T_TE, "Date last seen         ", 23, B(LAST)},
+    {"td", T_TD, "    Duration    ", 16, TIMES},
+    {"pr", T_PR, "Proto", 5, B(PROTO)},
+    {"sap", T_SAP, "Src IP Addr:Port", 16, B(SRC_ADDR) | B(SRC_PORT) | B(PROTO)},
+    {"dap", T_DAP, "Dst IP Addr:Port", 16, B(DST_ADDR) | B(DST_PORT) | B(PROTO)},
+    {"sas", T_SAS, "Src AS", 6, B(SRC_AS)},
+    {"das", T_DAS, "Dst AS", 6, B(DST_AS)},
+    {"sa", T_SA, "Src IP Addr", 16, B(SRC_ADDR)},
+    {"da", T_DA, "Dst IP Addr", 16, B(DST_ADDR)},
+    {"sp", T_SP, "Src Pt", 6, B(SRC_PORT)},
+    {"dp", T_DP, "Dst Pt", 6, B(DST_PORT)},
+    {"pkt", T_PKT, " Packets", 8, B(PACKETS)},
+    {"byt", T_BYT, "   Bytes", 8, B(BYTES)},
+    {"fl", T_FL, "Flows", 5, 0},
+    {"flg", T_FLG, "   Flags", 8, B(TCP_FLAGS)},
+    {"tos", T_TOS, "Tos", 3, B(TOS)},
+    {"bps", T_BPS, "     bps", 8, B(BYTES) | TIMES},
+    {"pps", T_PPS, "     pps", 8, B(PACKETS) | TIMES},
+    {"bpp", T_BPP, "   Bpp", 6, B(PACKETS) | B(BYTES)},
+    {"in", T_IN, " Input", 6, B(IN_IF)},
+    {"out", T_OUT, "Output", 6, B(OUT_IF)},
+    {"nhb", T_NHB, " BGP next-hop IP", 16, B(BGP_NEXT_HOP)},
+    {"nh", T_NH, "     Next-hop IP", 16, B(NEXT_HOP)},
+    {"ra", T_RA, "       Router IP", 16, B(EXPORTER)},
+    {"smk", T_SMK, "SMask", 5, B(SRC_MASK)},
+    {"dmk", T_DMK, "DMask", 5, B(DST_MASK)},
+    {"svln", T_SVLN, "SVlan", 5, B(SRC_VLAN)},
+    {"dvln", T_DVLN, "DVlan", 5, B(DST_VLAN)},
+    {"ismc", T_ISMC, "  In src MAC Addr", 17, B(SRC_MAC)},
+    {"odmc", T_ODMC, " Out dst MAC Addr", 17, B(DST_MAC)},
+    {"eng", T_ENG, " engine", 7, B(ENGINE_TYPE) | B(ENGINE_ID)},
+    {"fwd", T_FWD, "Fwd", 3, B(FWD_STATUS)},
+    {"dir", T_DIR, "Dir", 3, B(DIRECTION)},
+    {"sn", T_SN, "        Src Network", 19, B(SRC_ADDR) | B(SRC_MASK)},
+    {"dn", T_DN, "        Dst Network", 19, B(DST_ADDR) | B(DST_MASK)},
+};
+#define N_TAGS (sizeof(tags) / sizeof(tags[0]))
+
+static const char *const fmt_line = "%ts %td %pr %sap -> %dap %pkt %byt %fl";
+static const char *const fmt_long = "%ts %td %pr %sap -> %dap %flg %tos %pkt %byt %fl";
+static const char *const fmt_extended = "%ts %td %pr %sap -> %dap %flg %tos %pkt %byt %pps %bps %bpp %fl";
+
+#define ALL_RECORD_FIELDS                                                                                \
+    (TIMES | B(SRC_ADDR) | B(DST_ADDR) | B(SRC_PORT) | B(DST_PORT) | B(PROTO) | B(TCP_FLAGS) | B(TOS) | \
+     B(PACKETS) | B(BYTES) | B(IN_IF) | B(OUT_IF) | B(SRC_AS) | B(DST_AS) | B(SRC_MASK) | B(DST_MASK) |   \
+     B(NEXT_HOP) | B(BGP_NEXT_HOP) | B(SRC_VLAN) | B(DST_VLAN) | B(SRC_MAC) | B(DST_MAC) |               \
+     B(DIRECTION) | B(EXPORTER) | B(ENGINE_TYPE) | B(ENGINE_ID) | B(FWD_STATUS) | B(ICMP_TYPE) |         \
+     B(ICMP_CODE) | B(SAMPLING))
+
+static cf_err compile_fmt(query_printer *p, const char *fmt, char *err, size_t len)
+{
+    size_t n = strlen(fmt);
+    if (n >= sizeof(p->text)) {
+        snprintf(err, len, "format string too long");
+        return CF_ERR_USAGE;
+    }
+    memcpy(p->text, fmt, n + 1);
+    const char *s = p->text;
+    while (*s) {
+        if (p->n_items + 1 >= QUERY_FMT_MAX_ITEMS) {
+            snprintf(err, len, "format string has too many items");
+            return CF_ERR_USAGE;
+        }
+        query_fmt_item *it = &p->items[p->n_items];
+        if (*s == '%') {
+            size_t k = N_TAGS, best = 0;
+            for (size_t i = 0; i < N_TAGS; i++) { /* the longest name wins: %flg, not %fl + "g" */
+                size_t l = strlen(tags[i].name);
+                if (l > best && strncmp(s + 1, tags[i].name, l) == 0)
+                    k = i, best = l;
+            }
+            if (k == N_TAGS) {
+                snprintf(err, len, "unknown format tag at '%.20s'", s);
+                return CF_ERR_USAGE;
+            }
+            it->tag = (int)k;
+            p->fields |= tags[k].fields;
+            s += 1 + strlen(tags[k].name);
+        } else {
+            const char *e = strchr(s, '%');
+            size_t l = e ? (size_t)(e - s) : strlen(s);
+            it->tag = -1;
+            it->lit = s;
+            it->lit_len = l;
+            s += l;
+        }
+        p->n_items++;
+    }
+    return CF_OK;
+}
+
+cf_err query_printer_init(query_printer *p, query_format format, const char *fmt, bool plain, bool long_v6,
+                          bool quiet, char *err, size_t len)
+{
+    memset(p, 0, sizeof(*p));
+    p->format = format;
+    p->plain = plain;
+    p->long_v6 = long_v6;
+    p->quiet = quiet;
+    switch (format) {
+    case QUERY_OUT_LINE: return compile_fmt(p, fmt ? fmt : fmt_line, err, len);
+    case QUERY_OUT_LONG: return compile_fmt(p, fmt_long, err, len);
+    case QUERY_OUT_EXTENDED: return compile_fmt(p, fmt_extended, err, len);
+    case QUERY_OUT_FMT: return compile_fmt(p, fmt ? fmt : fmt_line, err, len);
+    case QUERY_OUT_CSV:
+    case QUERY_OUT_JSON:
+    case QUERY_OUT_NDJSON:
+        p->fields = ALL_RECORD_FIELDS;
+        return CF_OK;
+    case QUERY_OUT_NULL: return CF_OK;
+    }
+    snprintf(err, len, "unknown output format");
+    return CF_ERR_USAGE;
+}
+
+void query_agg_format(const query_agg_key *keys, size_t n, char *out, size_t len)
+{
+    static const char *const tag_of[QUERY_AGG_COUNT_] = {
+        [QUERY_AGG_PROTO] = "%pr", [QUERY_AGG_SRCIP] = "%sa", [QUERY_AGG_DSTIP] = "%da",
+        [QUERY_AGG_SRCPORT] = "%sp", [QUERY_AGG_DSTPORT] = "%dp", [QUERY_AGG_SRCAS] = "%sas",
+        [QUERY_AGG_DSTAS] = "%das", [QUERY_AGG_INIF] = "%in", [QUERY_AGG_OUTIF] = "%out",
+        [QUERY_AGG_SRCMASK] = "%smk", [QUERY_AGG_DSTMASK] = "%dmk", [QUERY_AGG_SRCVLAN] = "%svln",
+        [QUERY_AGG_DSTVLAN] = "%dvln", [QUERY_AGG_TOS] = "%tos", [QUERY_AGG_NEXT] = "%nh",
+        [QUERY_AGG_BGPNEXT] = "%nhb", [QUERY_AGG_ROUTER] = "%ra", [QUERY_AGG_INSRCMAC] = "%ismc",
+        [QUERY_AGG_OUTDSTMAC] = "%odmc", [QUERY_AGG_SRCNET] = "%sn", [QUERY_AGG_DSTNET] = "%dn",
+        [QUERY_AGG_ODID] = "%eng",
+    };
+    size_t used = (size_t)snprintf(out, len, "%%ts %%td ");
+    for (size_t i = 0; i < n && used < len; i++)
+        used += (size_t)snprintf(out + used, len - used, " %s", tag_of[keys[i].field]);
+    if (used < len)
+        snprintf(out + used, len - used, "  %%pkt %%byt %%bps %%bpp %%fl");
+}
+
+/* ---- tag printing ------------------------------------------------------- */
+
+static int addr_width(const query_printer *p) { return p->long_v6 ? 39 : 16; }
+
+static void put_addr(const query_printer *p, query_buf *b, const uint8_t *a, int width)
+{
+    char t[64];
+    size_t n = query_fmt_addr_short(a, p->long_v6, t);
+    query_buf_pad_left(b, t, n, width);
+}
+
+static void put_num(const query_printer *p, query_buf *b, uint64_t v, int width)
+{
+    char t[32];
+    size_t n = query_fmt_num(v, p->plain, t);
+    query_buf_pad_left(b, t, n, width);
+}
+
+/* Port text: ICMP destination "type.code", else the number. */
+static size_t port_text(const flow_record *r, bool dst, char *t)
+{
+    if (dst && (r->proto == 1 || r->proto == 58)) {
+        size_t n = query_fmt_u64(r->dst_port >> 8, t);
+        t[n++] = '.';
+        return n + query_fmt_u64(r->dst_port & 0xff, t + n);
+    }
+    return query_fmt_u64(dst ? r->dst_port : r->src_port, t);
+}
+
+static void put_addr_port(const query_printer *p, query_buf *b, const flow_record *r, bool dst)
+{
+    const uint8_t *a = dst ? r->dst_addr : r->src_addr;
+    put_addr(p, b, a, addr_width(p));
+    query_buf_putc(b, flow_addr_is_v4(a) ? ':' : '.');
+    char t[24];
+    size_t n = port_text(r, dst, t);
+    query_buf_pad_right(b, t, n, 5);
+}
+
+static void put_net(const query_printer *p, query_buf *b, const uint8_t *a, uint8_t mask)
+{
+    uint8_t m[16];
+    memcpy(m, a, 16);
+    unsigned bits = flow_addr_is_v4(a) ? 96u + (mask > 32 ? 32u : mask) : (mask > 128 ? 128u : mask);
+    for (unsigned i = 0; i < 128; i++)
+        if (i >= bits)
+            m[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+    put_addr(p, b, m, addr_width(p));
+    query_buf_putc(b, '/');
+    query_buf_u64(b, mask, -2);
+    if (mask < 10)
+        query_buf_putc(b, ' ');
+}
+
+static uint64_t rate(uint64_t v, uint64_t mul, const flow_record *r)
+{
+    uint64_t d = r->last_ms > r->first_ms ? r->last_ms - r->first_ms : 0;
+    return d ? (uint64_t)((double)v * (double)mul / (double)d) : 0;
+}
+
+static void put_duration(const query_printer *p, query_buf *b, const flow_record *r, int width)
+{
+    uint64_t d = r->last_ms > r->first_ms ? r->last_ms - r->first_ms : 0;
+    char t[32];
+    size_t n = p->plain ? query_fmt_fixed((double)d / 1000.0, 3, t) : query_fmt_duration(d, t);
+    query_buf_pad_left(b, t, n, width);
+}
+
+static void put_raw_time(query_buf *b, uint64_t ms)
+{
+    query_buf_u64(b, ms / 1000, 0);
+    char t[4] = {'.', (char)('0' + ms % 1000 / 100), (char)('0' + ms % 100 / 10), (char)('0' + ms % 10)};
+    query_buf_put(b, t, 4);
+}
+
+static void put_tag(const query_printer *p, query_buf *b, const tag_def *d, const flow_record *r,
+                    uint64_t flows)
+{
+    char t[64];
+    size_t n;
+    switch (d->kind) {
+    case T_TS: case T_TFS: query_buf_time_ms(b, r->first_ms); break;
+    case T_TE: query_buf_time_ms(b, r->last_ms); break;
+    case T_TSR: put_raw_time(b, r->first_ms); break;
+    case T_TER: put_raw_time(b, r->last_ms); break;
+    case T_TD: put_duration(p, b, r, 16); break;
+    case T_PR:
+        n = query_fmt_proto(r->proto, p->plain, t);
+        query_buf_pad_right(b, t, n, 5);
+        break;
+    case T_SA: put_addr(p, b, r->src_addr, addr_width(p)); break;
+    case T_DA: put_addr(p, b, r->dst_addr, addr_width(p)); break;
+    case T_SAP: put_addr_port(p, b, r, false); break;
+    case T_DAP: put_addr_port(p, b, r, true); break;
+    case T_SP: query_buf_u64(b, r->src_port, 6); break;
+    case T_DP: query_buf_u64(b, r->dst_port, 6); break;
+    case T_PKT: put_num(p, b, r->packets, 8); break;
+    case T_BYT: put_num(p, b, r->bytes, 8); break;
+    case T_FL: query_buf_u64(b, flows, 5); break;
+    case T_FLG: query_fmt_flags(r->tcp_flags, t); query_buf_put(b, t, 8); break;
+    case T_TOS: query_buf_u64(b, r->tos, 3); break;
+    case T_BPS: put_num(p, b, rate(r->bytes, 8000, r), 8); break;
+    case T_PPS: put_num(p, b, rate(r->packets, 1000, r), 8); break;
+    case T_BPP: query_buf_u64(b, r->packets ? r->bytes / r->packets : 0, 6); break;
+    case T_IN: query_buf_u64(b, r->in_if, 6); break;
+    case T_OUT: query_buf_u64(b, r->out_if, 6); break;
+    case T_SAS: query_buf_u64(b, r->src_as, 6); break;
+    case T_DAS: query_buf_u64(b, r->dst_as, 6); break;
+    case T_NH: put_addr(p, b, r->next_hop, addr_width(p)); break;
+    case T_NHB: put_addr(p, b, r->bgp_next_hop, addr_width(p)); break;
+    case T_RA: put_addr(p, b, r->exporter, addr_width(p)); break;
+    case T_SMK: query_buf_u64(b, r->src_mask, 5); break;
+    case T_DMK: query_buf_u64(b, r->dst_mask, 5); break;
+    case T_SVLN: query_buf_u64(b, r->src_vlan, 5); break;
+    case T_DVLN: query_buf_u64(b, r->dst_vlan, 5); break;
+    case T_ISMC: n = query_fmt_mac(r->src_mac, t); query_buf_put(b, t, n); break;
+    case T_ODMC: n = query_fmt_mac(r->dst_mac, t); query_buf_put(b, t, n); break;
+    case T_ENG:
+        n = query_fmt_u64(r->engine_type, t);
+        t[n++] = '/';
+        n += query_fmt_u64(r->engine_id, t + n);
+        query_buf_pad_left(b, t, n, 7);
+        break;
+    case T_FWD: query_buf_u64(b, r->fwd_status, 3); break;
+    case T_DIR: query_buf_puts(b, r->direction ? "  E" : "  I"); break;
+    case T_SN: put_net(p, b, r->src_addr, r->src_mask); break;
+    case T_DN: put_net(p, b, r->dst_addr, r->dst_mask); break;
+    }
+}
+
+static void put_tag_header(const query_printer *p, query_buf *b, const tag_def *d)
+{
+    switch (d->kind) {
+    case T_SAP: case T_DAP:
+        query_buf_pad_left(b, d->header, strlen(d->header), addr_width(p) + 5);
+        query_buf_putc(b, ' ');
+        break;
+    case T_SA: case T_DA: case T_NH: case T_NHB: case T_RA:
+        query_buf_pad_left(b, d->header, strlen(d->header), addr_width(p));
+        break;
+    default: query_buf_puts(b, d->header); break;
+    }
+}
+
+/* ---- csv and json ------------------------------------------------------- */
+
+static void csv_addr(query_buf *b, const uint8_t *a)
+{
+    char t[64];
+    query_buf_put(b, t, query_fmt_addr(a, t));
+    query_buf_putc(b, ',');
+}
+
+static void csv_u(query_buf *b, uint64_t v)
+{
+    char t[24];
+    size_t n = query_fmt_u64(v, t);
+    t[n++] = ',';
+    query_buf_put(b, t, n);
+}
+
+static void csv_record(query_buf *b, const flow_record *r)
+{
+    char t[64];
+    query_buf_date(b, r->first_ms);
+    query_buf_putc(b, ',');
+    query_buf_date(b, r->last_ms);
+    query_buf_putc(b, ',');
+    uint64_t d = r->last_ms > r->first_ms ? r->last_ms - r->first_ms : 0;
+    query_buf_put(b, t, query_fmt_fixed((double)d / 1000.0, 3, t));
+    query_buf_putc(b, ',');
+    csv_addr(b, r->src_addr);
+    csv_addr(b, r->dst_addr);
+    csv_u(b, r->src_port);
+    csv_u(b, r->dst_port);
+    query_buf_put(b, t, query_fmt_proto(r->proto, false, t));
+    query_buf_putc(b, ',');
+    query_fmt_flags(r->tcp_flags, t);
+    t[8] = ',';
+    query_buf_put(b, t, 9);
+    csv_u(b, r->fwd_status);
+    csv_u(b, r->tos);
+    csv_u(b, r->packets);
+    csv_u(b, r->bytes);
+    query_buf_put(b, "0,0,", 4); /* opkt, obyt */
+    csv_u(b, r->in_if);
+    csv_u(b, r->out_if);
+    csv_u(b, r->src_as);
+    csv_u(b, r->dst_as);
+    csv_u(b, r->src_mask);
+    csv_u(b, r->dst_mask);
+    query_buf_put(b, "0,", 2); /* dtos */
+    csv_u(b, r->direction);
+    csv_addr(b, r->next_hop);
+    csv_addr(b, r->bgp_next_hop);
+    csv_u(b, r->src_vlan);
+    csv_u(b, r->dst_vlan);
+    query_buf_put(b, t, query_fmt_mac(r->src_mac, t));
+    query_buf_putc(b, ',');
+    query_buf_put(b, t, query_fmt_mac(r->dst_mac, t));
+    static const char rest[] = ",00:00:00:00:00:00,00:00:00:00:00:00,"
+                               "0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,"
+                               "    0.000,    0.000,    0.000,";
+    query_buf_put(b, rest, sizeof(rest) - 1);
+    csv_addr(b, r->exporter);
+    csv_u(b, r->engine_type);
+    b->p[b->len - 1] = '/';
+    csv_u(b, r->engine_id);
+    csv_u(b, r->obs_domain);
+    /* tr: the store keeps no receive time; the last-seen time stands in */
+    query_buf_time_ms(b, r->last_ms);
+    query_buf_putc(b, '\n');
+}
+
+static void json_key(query_buf *b, bool nd, const char *key)
+{
+    if (nd) {
+        query_buf_putc(b, '"');
+        query_buf_puts(b, key);
+        query_buf_put(b, "\":", 2);
+    } else {
+        query_buf_put(b, "\t\"", 2);
+        query_buf_puts(b, key);
+        query_buf_put(b, "\" : ", 4);
+    }
+}
+
+static void json_sep(query_buf *b, bool nd) { query_buf_put(b, nd ? "," : ",\n", nd ? 1 : 2); }
+
+static void json_u(query_buf *b, bool nd, const char *key, uint64_t v)
+{
+    json_key(b, nd, key);
+    query_buf_u64(b, v, 0);
+    json_sep(b, nd);
+}
+
+static void json_s(query_buf *b, bool nd, const char *key, const char *v, size_t n)
+{
+    json_key(b, nd, key);
+    query_buf_putc(b, '"');
+    query_buf_put(b, v, n);
+    query_buf_putc(b, '"');
+    json_sep(b, nd);
+}
+
+static void json_time(query_buf *b, bool nd, const char *key, uint64_t ms)
+{
+    json_key(b, nd, key);
+    query_buf_putc(b, '"');
+    size_t at = b->len;
+    query_buf_time_ms(b, ms);
+    if (!b->failed)
+        b->p[at + 10] = 'T';
+    query_buf_putc(b, '"');
+    json_sep(b, nd);
+}
+
+static void json_addr(query_buf *b, bool nd, const char *k4, const char *k6, const uint8_t *a)
+{
+    char t[64];
+    json_s(b, nd, flow_addr_is_v4(a) ? k4 : k6, t, query_fmt_addr(a, t));
+}
+
+static void json_net(query_buf *b, bool nd, const char *key, const uint8_t *a, uint8_t mask)
+{
+    uint8_t m[16];
+    memcpy(m, a, 16);
+    unsigned bits = flow_addr_is_v4(a) ? 96u + (mask > 32 ? 32u : mask) : (mask > 128 ? 128u : mask);
+    for (unsigned i = bits; i < 128; i++)
+        m[i / 8] &= (uint8_t)~(0x80u >> (i % 8));
+    char t[64];
+    json_s(b, nd, key, t, query_fmt_addr(m, t));
+}
+
+static void json_record(query_buf *b, const flow_record *r, bool nd)
+{
+    char t[64];
+    query_buf_put(b, nd ? "{" : "{\n", nd ? 1 : 2);
+    json_s(b, nd, "type", "FLOW", 4);
+    json_u(b, nd, "sampled", r->sampling > 1);
+    json_u(b, nd, "export_sysid", r->obs_domain);
+    json_time(b, nd, "first", r->first_ms);
+    json_time(b, nd, "last", r->last_ms);
+    json_time(b, nd, "received", r->last_ms);
+    json_u(b, nd, "in_packets", r->packets);
+    json_u(b, nd, "in_bytes", r->bytes);
+    json_u(b, nd, "proto", r->proto);
+    if (r->proto == 1 || r->proto == 58) {
+        json_u(b, nd, "icmp_type", r->dst_port >> 8);
+        json_u(b, nd, "icmp_code", r->dst_port & 0xff);
+    } else {
+        query_fmt_flags(r->tcp_flags, t);
+        json_s(b, nd, "tcp_flags", t, 8);
+        json_u(b, nd, "src_port", r->src_port);
+        json_u(b, nd, "dst_port", r->dst_port);
+    }
+    json_u(b, nd, "src_tos", r->tos);
+    json_addr(b, nd, "src4_addr", "src6_addr", r->src_addr);
+    json_addr(b, nd, "dst4_addr", "dst6_addr", r->dst_addr);
+    json_u(b, nd, "input_snmp", r->in_if);
+    json_u(b, nd, "output_snmp", r->out_if);
+    json_u(b, nd, "src_mask", r->src_mask);
+    json_u(b, nd, "dst_mask", r->dst_mask);
+    json_net(b, nd, "src_net", r->src_addr, r->src_mask);
+    json_net(b, nd, "dst_net", r->dst_addr, r->dst_mask);
+    json_u(b, nd, "fwd_status", r->fwd_status);
+    json_u(b, nd, "direction", r->direction);
+    json_u(b, nd, "dst_tos", 0);
+    json_u(b, nd, "src_as", r->src_as);
+    json_u(b, nd, "dst_as", r->dst_as);
+    if (r->src_vlan || r->dst_vlan) {
+        json_u(b, nd, "src_vlan", r->src_vlan);
+        json_u(b, nd, "dst_vlan", r->dst_vlan);
+    }
+    if (r->src_mac || r->dst_mac) {
+        json_s(b, nd, "in_src_mac", t, query_fmt_mac(r->src_mac, t));
+        json_s(b, nd, "out_dst_mac", t, query_fmt_mac(r->dst_mac, t));
+    }
+    if (!flow_addr_is_zero(r->next_hop))
+        json_addr(b, nd, "ip4_next_hop", "ip6_next_hop", r->next_hop);
+    if (!flow_addr_is_zero(r->bgp_next_hop))
+        json_addr(b, nd, "bgp4_next_hop", "bgp6_next_hop", r->bgp_next_hop);
+    json_addr(b, nd, "ip4_router", "ip6_router", r->exporter);
+    json_key(b, nd, "label");
+    query_buf_puts(b, nd ? "\"<none>\"}\n" : "\"<none>\"\n}");
+}
+
+/* ---- entry points ------------------------------------------------------- */
+
+void query_printer_header(const query_printer *p, query_buf *b)
+{
+    switch (p->format) {
+    case QUERY_OUT_CSV:
+        if (!p->quiet)
+            query_buf_puts(b, "ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt,in,out,sas,das,smk,"
+                              "dmk,dtos,dir,nh,nhb,svln,dvln,ismc,odmc,idmc,osmc,mpls1,mpls2,mpls3,mpls4,"
+                              "mpls5,mpls6,mpls7,mpls8,mpls9,mpls10,cl,sl,al,ra,eng,exid,tr\n");
+        return;
+    case QUERY_OUT_JSON:
+        if (!p->quiet)
+            query_buf_puts(b, "[\n");
+        return;
+    case QUERY_OUT_NDJSON:
+    case QUERY_OUT_NULL: return;
+    default: break;
+    }
+    if (p->quiet)
+        return;
+    for (size_t i = 0; i < p->n_items; i++) {
+        const query_fmt_item *it = &p->items[i];
+        if (it->tag < 0)
+            query_buf_spaces(b, (int)it->lit_len);
+        else
+            put_tag_header(p, b, &tags[it->tag]);
+    }
+    query_buf_putc(b, '\n');
+}
+
+void query_printer_record(const query_printer *p, query_buf *b, const flow_record *r, uint64_t flows)
+{
+    switch (p->format) {
+    case QUERY_OUT_CSV: csv_record(b, r); return;
+    case QUERY_OUT_JSON:
+        query_buf_put(b, ",\n", 2); /* the engine drops the separator of the first record */
+        json_record(b, r, false);
+        return;
+    case QUERY_OUT_NDJSON: json_record(b, r, true); return;
+    case QUERY_OUT_NULL: return;
+    default: break;
+    }
+    for (size_t i = 0; i < p->n_items; i++) {
+        const query_fmt_item *it = &p->items[i];
+        if (it->tag < 0)
+            query_buf_put(b, it->lit, it->lit_len);
+        else
+            put_tag(p, b, &tags[it->tag], r, flows);
+    }
+    query_buf_putc(b, '\n');
+}
+
+void query_printer_footer(const query_printer *p, query_buf *b, bool any_record)
+{
+    if (p->format != QUERY_OUT_JSON)
+        return;
+    if (!p->quiet)
+        query_buf_puts(b, "]\n");
+    else if (any_record)
+        query_buf_putc(b, '\n');
+}

@@ -1,0 +1,847 @@
+/*
+ * store/codec.c - column encoding: frame of reference, delta, reference
+ * difference and byte planes, then LZ4 / ZSTD; and the way back.
+ *
+ * An integer column keeps, per value, only the bytes needed for the range of
+ * the block (max - min): those bytes are split into planes (all low bytes,
+ * then all second bytes, ...) so that the compressor sees long runs of
+ * similar bytes.  A constant column costs nothing but its directory entry.
+ * Address columns store only the byte positions that vary in the block.
+ */
+#include "store/segment_format.h"
+
+#include <lz4.h>
+#include <stdlib.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+uint64_t store_hash(const void *p, size_t len) { return XXH3_64bits(p, len); }
+
+void store_col_entry_put(uint8_t *p, const store_col_entry *e)
+{
+    store_put_le16(p, e->field_id);
+    p[2] = e->encoding;
+    p[3] = e->codec;
+    p[4] = e->width;
+    p[5] = e->nbytes;
+    store_put_le16(p + 6, e->aux);
+    store_put_le32(p + 8, e->stored_len);
+    store_put_le32(p + 12, e->raw_len);
+    store_put_le64(p + 16, e->min);
+    store_put_le64(p + 24, e->max);
+    store_put_le64(p + 32, e->base);
+    store_put_le64(p + 40, e->checksum);
+}
+
+void store_col_entry_get(const uint8_t *p, store_col_entry *e)
+{
+    e->field_id = store_le16(p);
+    e->encoding = p[2];
+    e->codec = p[3];
+    e->width = p[4];
+    e->nbytes = p[5];
+    e->aux = store_le16(p + 6);
+    e->stored_len = store_le32(p + 8);
+    e->raw_len = store_le32(p + 12);
+    e->min = store_le64(p + 16);
+    e->max = store_le64(p + 24);
+    e->base = store_le64(p + 32);
+    e->checksum = store_le64(p + 40);
+}
+
+void store_codec_ctx_free(store_codec_ctx *c)
+{
+    free(c->raw);
+    free(c->tmp);
+    ZSTD_freeCCtx(c->zstd_c);
+    ZSTD_freeDCtx(c->zstd_d);
+    memset(c, 0, sizeof(*c));
+}
+
+static cf_err raw_reserve(store_codec_ctx *c, size_t len)
+{
+    if (len <= c->raw_cap)
+        return CF_OK;
+    size_t cap = c->raw_cap ? c->raw_cap : 65536;
+    while (cap < len)
+        cap *= 2;
+    uint8_t *p = realloc(c->raw, cap);
+    if (!p)
+        return CF_ERR_NOMEM;
+    c->raw = p;
+    c->raw_cap = cap;
+    return CF_OK;
+}
+
+static unsigned bytes_for(uint64_t range)
+{
+    unsigned nb = 0;
+    while (range) {
+        nb++;
+        range >>= 8;
+    }
+    return nb;
+}
+
+/* Reads value i of a column of width w (1, 2, 4 or 8); w is a constant at
+ * every call site after inlining. */
+static inline __attribute__((always_inline)) uint64_t load_w(const uint8_t *vals, unsigned w, size_t i)
+{
+    switch (w) {
+    case 1: return vals[i];
+    case 2: { uint16_t v; memcpy(&v, vals + 2 * i, 2); return v; }
+    case 4: { uint32_t v; memcpy(&v, vals + 4 * i, 4); return v; }
+    default: { uint64_t v; memcpy(&v, vals + 8 * i, 8); return v; }
+    }
+}
+
+static inline __attribute__((always_inline)) void store_w(uint8_t *vals, unsigned w, size_t i, uint64_t v)
+{
+    switch (w) {
+    case 1: vals[i] = (uint8_t)v; break;
+    case 2: { uint16_t x = (uint16_t)v; memcpy(vals + 2 * i, &x, 2); break; }
+    case 4: { uint32_t x = (uint32_t)v; memcpy(vals + 4 * i, &x, 4); break; }
+    default: memcpy(vals + 8 * i, &v, 8); break;
+    }
+}
+
+/* Minimum and maximum over native-typed arrays (vectorised by the compiler). */
+#define STORE_MINMAX_FN(name, type)                                                                \
+    static void name(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)                    \
+    {                                                                                              \
+        type lo = (type)~(type)0, hi = 0;                                                          \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            type v;                                                                                \
+            memcpy(&v, vals + i * sizeof(type), sizeof(type));                                     \
+            lo = v < lo ? v : lo;                                                                  \
+            hi = v > hi ? v : hi;                                                                  \
+        }                                                                                          \
+        *mn = lo;                                                                                  \
+        *mx = hi;                                                                                  \
+    }
+STORE_MINMAX_FN(minmax8, uint8_t)
+STORE_MINMAX_FN(minmax16, uint16_t)
+STORE_MINMAX_FN(minmax32, uint32_t)
+STORE_MINMAX_FN(minmax64, uint64_t)
+
+static void col_minmax(const uint8_t *vals, unsigned w, size_t n, uint64_t *mn, uint64_t *mx)
+{
+    switch (w) {
+    case 1: minmax8(vals, n, mn, mx); break;
+    case 2: minmax16(vals, n, mn, mx); break;
+    case 4: minmax32(vals, n, mn, mx); break;
+    default: minmax64(vals, n, mn, mx); break;
+    }
+}
+
+static uint64_t zigzag(uint64_t d) { return (d << 1) ^ (uint64_t)(-(int64_t)(d >> 63)); }
+static uint64_t unzigzag(uint64_t z) { return (z >> 1) ^ (uint64_t)(-(int64_t)(z & 1)); }
+
+static cf_err tmp_reserve(store_codec_ctx *c, size_t n)
+{
+    if (n <= c->tmp_cap && c->tmp)
+        return CF_OK;
+    uint64_t *p = realloc(c->tmp, (n ? n : 1) * sizeof(uint64_t));
+    if (!p)
+        return CF_ERR_NOMEM;
+    c->tmp = p;
+    c->tmp_cap = n;
+    return CF_OK;
+}
+
+/* d[i] = value - min, for a column of width w. */
+static inline __attribute__((always_inline)) size_t for_w(const uint8_t *vals, unsigned w, size_t n,
+                                                          uint64_t min, uint64_t *d)
+{
+    size_t zeros = 0;
+    for (size_t i = 0; i < n; i++) {
+        d[i] = load_w(vals, w, i) - min;
+        zeros += d[i] == 0;
+    }
+    return zeros;
+}
+
+/* d[i] = value - min; returns how many are zero. */
+static size_t col_for(const uint8_t *vals, unsigned w, size_t n, uint64_t min, uint64_t *d)
+{
+    switch (w) {
+    case 1: return for_w(vals, 1, n, min, d);
+    case 2: return for_w(vals, 2, n, min, d);
+    case 4: return for_w(vals, 4, n, min, d);
+    default: return for_w(vals, 8, n, min, d);
+    }
+}
+
+/* OR of zigzag deltas (their byte count is the bytes DELTA needs). */
+static uint64_t delta_or(const uint64_t *v, size_t n, uint64_t min)
+{
+    uint64_t prev = min, acc = 0;
+    for (size_t i = 0; i < n; i++) {
+        acc |= zigzag(v[i] - prev);
+        prev = v[i];
+    }
+    return acc;
+}
+
+static void ref_range(const uint64_t *v, const uint64_t *ref, size_t n, uint64_t *mn, uint64_t *mx)
+{
+    uint64_t lo = UINT64_MAX, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t d = ref[i] - v[i];
+        lo = d < lo ? d : lo;
+        hi = d > hi ? d : hi;
+    }
+    *mn = lo;
+    *mx = hi;
+}
+
+/* The planes of d[0 .. n): plane j holds byte j of every value. */
+static void put_planes(const uint64_t *d, size_t n, unsigned nb, uint8_t *out)
+{
+    for (unsigned j = 0; j < nb; j++) {
+        uint8_t *plane = out + (size_t)j * n;
+        for (size_t i = 0; i < n; i++)
+            plane[i] = (uint8_t)(d[i] >> (8 * j));
+    }
+}
+
+static void get_planes(const uint8_t *src, size_t n, unsigned nb, uint64_t *d)
+{
+    memset(d, 0, n * sizeof(*d));
+    for (unsigned j = 0; j < nb; j++) {
+        const uint8_t *plane = src + (size_t)j * n;
+        for (size_t i = 0; i < n; i++)
+            d[i] |= (uint64_t)plane[i] << (8 * j);
+    }
+}
+
+/* Sparse layout: bitmap of non-zero values, then the planes of those. */
+static size_t put_sparse(uint64_t *d, size_t n, unsigned nb, uint8_t *out)
+{
+    size_t bm = (n + 7) / 8, m = 0;
+    memset(out, 0, bm);
+    for (size_t i = 0; i < n; i++) {
+        if (d[i]) {
+            out[i >> 3] |= (uint8_t)(1u << (i & 7));
+            d[m++] = d[i]; /* compacts in place: m <= i */
+        }
+    }
+    put_planes(d, m, nb, out + bm);
+    return bm + m * nb;
+}
+
+/* CF_ERR_CORRUPT when raw_len does not match the bitmap. */
+static cf_err get_sparse(const uint8_t *src, size_t raw_len, size_t n, unsigned nb, uint64_t *d)
+{
+    size_t bm = (n + 7) / 8, m = 0;
+    if (raw_len < bm)
+        return CF_ERR_CORRUPT;
+    for (size_t i = 0; i < bm; i++)
+        m += (size_t)__builtin_popcount(src[i] & (i + 1 < bm || n % 8 == 0 ? 0xffu : (1u << (n % 8)) - 1));
+    if (raw_len != bm + m * nb)
+        return CF_ERR_CORRUPT;
+    const uint8_t *pl = src + bm;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        if (src[i >> 3] & (1u << (i & 7))) {
+            for (unsigned p = 0; p < nb; p++)
+                v |= (uint64_t)pl[p * m + j] << (8 * p);
+            j++;
+        }
+        d[i] = v;
+    }
+    return CF_OK;
+}
+
+/* A small dictionary: the distinct values of a column when there are at
+ * most STORE_SMALLDICT_MAX, found through a 64-slot hash table.  A value is
+ * held as two words (lo, hi); hi is zero for integers. */
+typedef struct small_dict {
+    uint64_t lo[STORE_SMALLDICT_MAX], hi[STORE_SMALLDICT_MAX];
+    unsigned n;
+    uint8_t slot_code[64];   /* code + 1, 0 = empty */
+} small_dict;
+
+/* Code of value (lo, hi), adding it when new; -1 when the dictionary is full. */
+static inline int dict_code(small_dict *d, uint64_t lo, uint64_t hi)
+{
+    unsigned h = (unsigned)(((lo ^ (hi * 0xff51afd7ed558ccdull)) * 0x9e3779b97f4a7c15ull) >> 58);
+    for (;; h = (h + 1) & 63) {
+        unsigned c = d->slot_code[h];
+        if (c == 0)
+            break;
+        if (d->lo[c - 1] == lo && d->hi[c - 1] == hi)
+            return (int)c - 1;
+    }
+    if (d->n == STORE_SMALLDICT_MAX)
+        return -1;
+    d->lo[d->n] = lo;
+    d->hi[d->n] = hi;
+    d->slot_code[h] = (uint8_t)(++d->n);
+    return (int)d->n - 1;
+}
+
+static inline __attribute__((always_inline)) void dict_value(const uint8_t *vals, unsigned w, size_t i,
+                                                             uint64_t *lo, uint64_t *hi)
+{
+    if (w == 16) {
+        memcpy(lo, vals + 16 * i, 8);
+        memcpy(hi, vals + 16 * i + 8, 8);
+    } else {
+        *lo = load_w(vals, w, i);
+        *hi = 0;
+    }
+}
+
+static unsigned dict_bits(unsigned n_vals) { return n_vals <= 2 ? 1 : n_vals <= 4 ? 2 : 4; }
+
+static inline __attribute__((always_inline)) bool dict_build_w(small_dict *d, const uint8_t *vals, unsigned w,
+                                                              size_t n)
+{
+    uint64_t plo = 0, phi = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t lo, hi;
+        dict_value(vals, w, i, &lo, &hi);
+        if (i > 0 && lo == plo && hi == phi)
+            continue; /* runs are common: skip the hash */
+        if (dict_code(d, lo, hi) < 0)
+            return false;
+        plo = lo, phi = hi;
+    }
+    return true;
+}
+
+/* Builds the dictionary of a column; false when it has too many values. */
+static bool dict_build(small_dict *d, const uint8_t *vals, unsigned w, size_t n)
+{
+    memset(d, 0, sizeof(*d));
+    switch (w) {
+    case 1: return dict_build_w(d, vals, 1, n);
+    case 2: return dict_build_w(d, vals, 2, n);
+    case 4: return dict_build_w(d, vals, 4, n);
+    case 8: return dict_build_w(d, vals, 8, n);
+    default: return dict_build_w(d, vals, 16, n);
+    }
+}
+
+static size_t dict_raw_len(unsigned n_vals, unsigned w, size_t n)
+{
+    return (size_t)n_vals * w + (n * dict_bits(n_vals) + 7) / 8;
+}
+
+static inline __attribute__((always_inline)) void dict_codes_w(small_dict *d, const uint8_t *vals, unsigned w,
+                                                              size_t n, unsigned k, uint8_t *codes)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t lo, hi;
+        dict_value(vals, w, i, &lo, &hi);
+        unsigned c = (unsigned)dict_code(d, lo, hi);
+        codes[(i * k) >> 3] |= (uint8_t)(c << ((i * k) & 7));
+    }
+}
+
+static void dict_put(small_dict *d, const uint8_t *vals, unsigned w, size_t n, uint8_t *out)
+{
+    unsigned k = dict_bits(d->n);
+    for (unsigned c = 0; c < d->n; c++) {
+        uint8_t v[16];
+        store_put_le64(v, d->lo[c]);
+        store_put_le64(v + 8, d->hi[c]);
+        if (w == 16) {
+            memcpy(v, &d->lo[c], 8);
+            memcpy(v + 8, &d->hi[c], 8);
+        }
+        memcpy(out + c * w, v, w);
+    }
+    uint8_t *codes = out + (size_t)d->n * w;
+    memset(codes, 0, (n * k + 7) / 8);
+    switch (w) {
+    case 1: dict_codes_w(d, vals, 1, n, k, codes); break;
+    case 2: dict_codes_w(d, vals, 2, n, k, codes); break;
+    case 4: dict_codes_w(d, vals, 4, n, k, codes); break;
+    case 8: dict_codes_w(d, vals, 8, n, k, codes); break;
+    default: dict_codes_w(d, vals, 16, n, k, codes); break;
+    }
+}
+
+static inline __attribute__((always_inline)) void dict_get_w(const uint64_t *tab, const uint8_t *codes,
+                                                            unsigned w, unsigned k, size_t n, uint8_t *out)
+{
+    unsigned mask = (1u << k) - 1;
+    for (size_t i = 0; i < n; i++)
+        store_w(out, w, i, tab[(codes[(i * k) >> 3] >> ((i * k) & 7)) & mask]);
+}
+
+static void dict_get(const store_col_entry *e, const uint8_t *raw, size_t n, uint8_t *out)
+{
+    unsigned w = e->width, k = e->nbytes;
+    const uint8_t *codes = raw + (size_t)e->aux * w;
+    if (w == 16) {
+        uint8_t table[STORE_SMALLDICT_MAX][16] = {{0}}; /* codes past the values read as zero */
+        memcpy(table, raw, (size_t)e->aux * 16);
+        unsigned mask = (1u << k) - 1;
+        for (size_t i = 0; i < n; i++)
+            memcpy(out + i * 16, table[(codes[(i * k) >> 3] >> ((i * k) & 7)) & mask], 16);
+        return;
+    }
+    uint64_t tab[STORE_SMALLDICT_MAX] = {0};
+    for (unsigned c = 0; c < e->aux; c++) {
+        uint8_t v[8] = {0};
+        memcpy(v, raw + c * w, w);
+        tab[c] = store_le64(v);
+    }
+    switch (w) {
+    case 1: dict_get_w(tab, codes, 1, k, n, out); break;
+    case 2: dict_get_w(tab, codes, 2, k, n, out); break;
+    case 4: dict_get_w(tab, codes, 4, k, n, out); break;
+    default: dict_get_w(tab, codes, 8, k, n, out); break;
+    }
+}
+
+/* Byte positions of 16-byte values that differ from the first value. */
+static uint16_t addr_mask(const uint8_t *vals, size_t n)
+{
+    uint64_t a0, b0, da = 0, db = 0;
+    memcpy(&a0, vals, 8);
+    memcpy(&b0, vals + 8, 8);
+    for (size_t i = 1; i < n; i++) {
+        uint64_t a, b;
+        memcpy(&a, vals + 16 * i, 8);
+        memcpy(&b, vals + 16 * i + 8, 8);
+        da |= a ^ a0;
+        db |= b ^ b0;
+    }
+    uint8_t diff[16];
+    memcpy(diff, &da, 8);
+    memcpy(diff + 8, &db, 8);
+    uint16_t mask = 0;
+    for (unsigned b = 0; b < 16; b++)
+        if (diff[b])
+            mask |= (uint16_t)(1u << b);
+    return mask;
+}
+
+size_t store_col_bound(const flow_field *f, size_t n)
+{
+    size_t raw = n * f->width;
+    size_t lz = (size_t)LZ4_compressBound((int)(raw < 0x7e000000 ? raw : 0x7e000000));
+    size_t zs = ZSTD_compressBound(raw);
+    size_t b = lz > zs ? lz : zs;
+    return b > raw ? b : raw;
+}
+
+/* Compresses cx->raw[0 .. e->raw_len) into out; raw copy when that is smaller. */
+static cf_err compress_raw(store_codec_ctx *cx, store_codec codec, int level, uint8_t *out, size_t out_cap,
+                           store_col_entry *e)
+{
+    size_t raw_len = e->raw_len, got = 0;
+    if (codec == STORE_CODEC_LZ4) {
+        int r = LZ4_compress_default((const char *)cx->raw, (char *)out, (int)raw_len,
+                                     (int)(out_cap < INT32_MAX ? out_cap : INT32_MAX));
+        got = r > 0 ? (size_t)r : 0;
+    } else if (codec == STORE_CODEC_ZSTD) {
+        if (!cx->zstd_c && !(cx->zstd_c = ZSTD_createCCtx()))
+            return CF_ERR_NOMEM;
+        size_t r = ZSTD_compressCCtx(cx->zstd_c, out, out_cap, cx->raw, raw_len, level);
+        got = ZSTD_isError(r) ? 0 : r;
+    }
+    if (got == 0 || got >= raw_len) {
+        if (raw_len > out_cap)
+            return CF_ERR_FULL;
+        memcpy(out, cx->raw, raw_len);
+        got = raw_len;
+        codec = STORE_CODEC_NONE;
+    }
+    e->codec = (uint8_t)codec;
+    e->stored_len = (uint32_t)got;
+    e->checksum = store_hash(out, got);
+    return CF_OK;
+}
+
+/* Chooses the transform of a non-constant integer column (FOR, REF or
+ * DELTA: the one needing the fewest bytes) and writes it to cx->tmp. */
+static size_t transform_int(store_codec_ctx *cx, const flow_field *f, const uint8_t *vals, size_t n,
+                            const uint64_t *ref, store_col_entry *e, uint64_t *range)
+{
+    const uint64_t *v64 = (const uint64_t *)(const void *)vals;
+    bool time = f->width == 8 && f->type == FLOW_T_TIME;
+    unsigned enc = STORE_ENC_FOR, nb = bytes_for(e->max - e->min);
+    uint64_t rmin = 0, rmax = 0, dor = 0;
+    *range = e->max - e->min;
+    if (time && ref && f->id != FLOW_FIELD_LAST) {
+        ref_range(v64, ref, n, &rmin, &rmax);
+        if (bytes_for(rmax - rmin) < nb) {
+            nb = bytes_for(rmax - rmin);
+            enc = STORE_ENC_REF;
+            *range = rmax - rmin;
+        }
+    }
+    if (time && bytes_for(dor = delta_or(v64, n, e->min)) < nb) {
+        enc = STORE_ENC_DELTA;
+        *range = dor;
+    }
+    uint64_t *d = cx->tmp;
+    size_t zeros = 0;
+    e->encoding = (uint8_t)enc;
+    if (enc == STORE_ENC_FOR)
+        return col_for(vals, f->width, n, e->min, d);
+    if (enc == STORE_ENC_REF) {
+        for (size_t i = 0; i < n; i++) {
+            d[i] = ref[i] - v64[i] - rmin;
+            zeros += d[i] == 0;
+        }
+        e->base = rmin;
+        e->aux = FLOW_FIELD_LAST;
+        return zeros;
+    }
+    uint64_t prev = e->min;
+    for (size_t i = 0; i < n; i++) {
+        d[i] = zigzag(v64[i] - prev);
+        prev = v64[i];
+        zeros += d[i] == 0;
+    }
+    return zeros;
+}
+
+/* Dictionary of a FOR column whose range fits one byte (d[i] < 256), from
+ * a presence bitmap: cheaper than hashing. */
+static bool dict_build_small(small_dict *dict, const uint64_t *d, size_t n, uint64_t min, uint8_t code[256])
+{
+    uint64_t seen[4] = {0};
+    for (size_t i = 0; i < n; i++)
+        seen[d[i] >> 6] |= UINT64_C(1) << (d[i] & 63);
+    unsigned cnt = 0;
+    for (int k = 0; k < 4; k++)
+        cnt += (unsigned)__builtin_popcountll(seen[k]);
+    if (cnt > STORE_SMALLDICT_MAX)
+        return false;
+    memset(dict, 0, sizeof(*dict));
+    for (unsigned v = 0; v < 256; v++) {
+        if (seen[v >> 6] & (UINT64_C(1) << (v & 63))) {
+            code[v] = (uint8_t)dict->n;
+            dict->lo[dict->n++] = min + v;
+        }
+    }
+    return true;
+}
+
+/* Writes a small-range dictionary column (see dict_build_small). */
+static void dict_put_small(const small_dict *dict, const uint64_t *d, size_t n, unsigned w, const uint8_t code[256],
+                           uint8_t *out)
+{
+    unsigned k = dict_bits(dict->n);
+    for (unsigned c = 0; c < dict->n; c++) {
+        uint8_t v[8];
+        store_put_le64(v, dict->lo[c]);
+        memcpy(out + c * w, v, w);
+    }
+    uint8_t *codes = out + (size_t)dict->n * w;
+    memset(codes, 0, (n * k + 7) / 8);
+    for (size_t i = 0; i < n; i++)
+        codes[(i * k) >> 3] |= (uint8_t)(code[d[i]] << ((i * k) & 7));
+}
+
+/* Encodes an integer column into cx->raw: the smallest of planes, sparse
+ * planes and a small dictionary. */
+static cf_err encode_int(store_codec_ctx *cx, const flow_field *f, const uint8_t *vals, size_t n,
+                         const uint64_t *ref, store_col_entry *e)
+{
+    col_minmax(vals, f->width, n, &e->min, &e->max);
+    if (e->min == e->max) {
+        e->encoding = STORE_ENC_CONST;
+        return CF_OK;
+    }
+    cf_err err = tmp_reserve(cx, n);
+    if (!err)
+        err = raw_reserve(cx, n * 8 + n / 8 + 1);
+    if (err)
+        return err;
+    uint64_t range;
+    size_t zeros = transform_int(cx, f, vals, n, ref, e, &range);
+    unsigned nb = bytes_for(range);
+    size_t c_planes = n * nb, c_sparse = (n + 7) / 8 + (n - zeros) * nb;
+    small_dict *dict = NULL;
+    size_t c_dict = SIZE_MAX;
+    uint8_t code[256];
+    bool small = nb == 1 && e->encoding == STORE_ENC_FOR;
+    if (nb > 0) {
+        dict = malloc(sizeof(*dict));
+        if (!dict)
+            return CF_ERR_NOMEM;
+        if (small ? dict_build_small(dict, cx->tmp, n, e->min, code) : dict_build(dict, vals, f->width, n))
+            c_dict = dict_raw_len(dict->n, f->width, n);
+    }
+    e->nbytes = (uint8_t)nb;
+    if (c_dict < c_planes && c_dict < c_sparse) {
+        e->encoding = STORE_ENC_SMALLDICT;
+        e->base = 0;
+        e->aux = (uint16_t)dict->n;
+        e->nbytes = (uint8_t)dict_bits(dict->n);
+        e->raw_len = (uint32_t)c_dict;
+        if (small)
+            dict_put_small(dict, cx->tmp, n, f->width, code, cx->raw);
+        else
+            dict_put(dict, vals, f->width, n, cx->raw);
+    } else if (c_sparse < c_planes) {
+        e->encoding |= STORE_ENC_F_SPARSE;
+        e->raw_len = (uint32_t)put_sparse(cx->tmp, n, nb, cx->raw);
+    } else {
+        e->raw_len = (uint32_t)c_planes;
+        put_planes(cx->tmp, n, nb, cx->raw);
+    }
+    free(dict);
+    return CF_OK;
+}
+
+static cf_err encode_addr(store_codec_ctx *cx, const uint8_t *vals, size_t n, store_col_entry *e)
+{
+    uint16_t mask = addr_mask(vals, n);
+    e->min = store_le64(vals);
+    e->max = store_le64(vals + 8);
+    if (mask == 0) {
+        e->encoding = STORE_ENC_CONST;
+        return CF_OK;
+    }
+    unsigned np = (unsigned)__builtin_popcount(mask);
+    cf_err err = raw_reserve(cx, n * np);
+    if (err)
+        return err;
+    small_dict *dict = malloc(sizeof(*dict));
+    if (!dict)
+        return CF_ERR_NOMEM;
+    if (dict_build(dict, vals, 16, n) && dict_raw_len(dict->n, 16, n) < n * np) {
+        e->encoding = STORE_ENC_SMALLDICT;
+        e->aux = (uint16_t)dict->n;
+        e->nbytes = (uint8_t)dict_bits(dict->n);
+        e->raw_len = (uint32_t)dict_raw_len(dict->n, 16, n);
+        dict_put(dict, vals, 16, n, cx->raw);
+        free(dict);
+        return CF_OK;
+    }
+    free(dict);
+    e->encoding = STORE_ENC_PLANES;
+    e->aux = mask;
+    e->nbytes = (uint8_t)np;
+    e->raw_len = (uint32_t)(n * np);
+    uint8_t *plane = cx->raw;
+    for (unsigned b = 0; b < 16; b++) {
+        if (!(mask & (1u << b)))
+            continue;
+        for (size_t i = 0; i < n; i++)
+            plane[i] = vals[16 * i + b];
+        plane += n;
+    }
+    return CF_OK;
+}
+
+cf_err store_col_encode(store_codec_ctx *cx, const flow_field *f, const void *vals, size_t n,
+                        const uint64_t *ref, store_codec codec, int zstd_level, uint8_t *out,
+                        size_t out_cap, store_col_entry *e)
+{
+    store_col_entry ent = {.field_id = (uint16_t)f->id, .width = f->width};
+    cf_err err;
+    if (n == 0)
+        return CF_ERR_USAGE;
+    if (f->width == 16)
+        err = encode_addr(cx, vals, n, &ent);
+    else
+        err = encode_int(cx, f, vals, n, ref, &ent);
+    if (err)
+        return err;
+    if (ent.raw_len > 0) {
+        err = compress_raw(cx, codec, zstd_level, out, out_cap, &ent);
+        if (err)
+            return err;
+    } else {
+        ent.checksum = store_hash(out, 0);
+    }
+    *e = ent;
+    return CF_OK;
+}
+
+/* Expected raw length of a planes/sparse column; 0 for sparse (checked
+ * against the bitmap when decoded). */
+static cf_err validate_transform(const store_col_entry *e, const flow_field *f, size_t n, size_t *expect)
+{
+    unsigned enc = e->encoding & ~STORE_ENC_F_SPARSE;
+    bool sparse = e->encoding & STORE_ENC_F_SPARSE;
+    if (f->width == 16 || e->nbytes > 8 || (enc == STORE_ENC_FOR && e->nbytes > f->width))
+        return CF_ERR_CORRUPT;
+    if (enc != STORE_ENC_FOR && f->width != 8)
+        return CF_ERR_CORRUPT;
+    if (enc == STORE_ENC_REF) {
+        const flow_field *r = flow_field_by_id(e->aux);
+        if (!r || r->width != 8 || r->id == f->id)
+            return CF_ERR_CORRUPT;
+    }
+    if (e->nbytes == 0 && (enc != STORE_ENC_REF || sparse))
+        return CF_ERR_CORRUPT;
+    if (!sparse) {
+        *expect = n * e->nbytes;
+        return CF_OK;
+    }
+    if (e->raw_len < (n + 7) / 8 || e->raw_len > (n + 7) / 8 + n * e->nbytes)
+        return CF_ERR_CORRUPT;
+    *expect = e->raw_len;
+    return CF_OK;
+}
+
+cf_err store_col_validate(const store_col_entry *e, const flow_field *f, size_t n)
+{
+    if (e->width != f->width || e->codec > STORE_CODEC_ZSTD)
+        return CF_ERR_CORRUPT;
+    size_t expect = 0;
+    cf_err err;
+    switch (e->encoding & ~STORE_ENC_F_SPARSE) {
+    case STORE_ENC_CONST:
+        if (e->encoding & STORE_ENC_F_SPARSE)
+            return CF_ERR_CORRUPT;
+        break;
+    case STORE_ENC_FOR:
+    case STORE_ENC_DELTA:
+    case STORE_ENC_REF:
+        if ((err = validate_transform(e, f, n, &expect)) != CF_OK)
+            return err;
+        break;
+    case STORE_ENC_PLANES:
+        if (e->encoding != STORE_ENC_PLANES || f->width != 16 || e->nbytes != __builtin_popcount(e->aux))
+            return CF_ERR_CORRUPT;
+        expect = n * e->nbytes;
+        break;
+    case STORE_ENC_SMALLDICT:
+        if (e->encoding != STORE_ENC_SMALLDICT || e->aux < 1 || e->aux > STORE_SMALLDICT_MAX ||
+            e->nbytes != dict_bits(e->aux))
+            return CF_ERR_CORRUPT;
+        expect = dict_raw_len(e->aux, f->width, n);
+        break;
+    default:
+        return CF_ERR_VERSION;
+    }
+    if (e->raw_len != expect)
+        return CF_ERR_CORRUPT;
+    if (expect == 0 ? e->stored_len != 0 : e->stored_len == 0)
+        return CF_ERR_CORRUPT;
+    if (e->codec == STORE_CODEC_NONE && e->stored_len != e->raw_len)
+        return CF_ERR_CORRUPT;
+    return CF_OK;
+}
+
+/* Makes the raw bytes of a column available: decompresses into cx->raw,
+ * or points at src when stored raw. */
+static cf_err decompress_raw(store_codec_ctx *cx, const store_col_entry *e, const uint8_t *src,
+                             const uint8_t **raw)
+{
+    if (e->codec == STORE_CODEC_NONE) {
+        *raw = src;
+        return CF_OK;
+    }
+    cf_err err = raw_reserve(cx, e->raw_len);
+    if (err)
+        return err;
+    if (e->codec == STORE_CODEC_LZ4) {
+        int r = LZ4_decompress_safe((const char *)src, (char *)cx->raw, (int)e->stored_len, (int)e->raw_len);
+        if (r < 0 || (uint32_t)r != e->raw_len)
+            return CF_ERR_CORRUPT;
+    } else {
+        if (!cx->zstd_d && !(cx->zstd_d = ZSTD_createDCtx()))
+            return CF_ERR_NOMEM;
+        size_t r = ZSTD_decompressDCtx(cx->zstd_d, cx->raw, e->raw_len, src, e->stored_len);
+        if (ZSTD_isError(r) || r != e->raw_len)
+            return CF_ERR_CORRUPT;
+    }
+    *raw = cx->raw;
+    return CF_OK;
+}
+
+static void decode_const(const store_col_entry *e, size_t n, uint8_t *out)
+{
+    if (e->width == 16) {
+        uint8_t pat[16];
+        store_put_le64(pat, e->min);
+        store_put_le64(pat + 8, e->max);
+        for (size_t i = 0; i < n; i++)
+            memcpy(out + 16 * i, pat, 16);
+        return;
+    }
+    switch (e->width) {
+    case 1: memset(out, (int)(uint8_t)e->min, n); break;
+    case 2: for (size_t i = 0; i < n; i++) store_w(out, 2, i, e->min); break;
+    case 4: for (size_t i = 0; i < n; i++) store_w(out, 4, i, e->min); break;
+    default: for (size_t i = 0; i < n; i++) store_w(out, 8, i, e->min); break;
+    }
+}
+
+static void decode_planes16(const store_col_entry *e, const uint8_t *raw, size_t n, uint8_t *out)
+{
+    decode_const(e, n, out);
+    for (unsigned b = 0; b < 16; b++) {
+        if (!(e->aux & (1u << b)))
+            continue;
+        for (size_t i = 0; i < n; i++)
+            out[16 * i + b] = raw[i];
+        raw += n;
+    }
+}
+
+/* Undoes FOR / DELTA / REF on the transformed values d into out. */
+static cf_err untransform(const store_col_entry *e, const uint64_t *d, size_t n, const uint64_t *ref, uint8_t *out)
+{
+    unsigned w = e->width;
+    switch (e->encoding & ~STORE_ENC_F_SPARSE) {
+    case STORE_ENC_FOR:
+        if (w == 8) {
+            uint64_t *o = (uint64_t *)(void *)out;
+            for (size_t i = 0; i < n; i++)
+                o[i] = e->min + d[i];
+        } else {
+            for (size_t i = 0; i < n; i++)
+                store_w(out, w, i, e->min + d[i]);
+        }
+        return CF_OK;
+    case STORE_ENC_DELTA: {
+        uint64_t *o = (uint64_t *)(void *)out, prev = e->min;
+        for (size_t i = 0; i < n; i++)
+            o[i] = prev += unzigzag(d[i]);
+        return CF_OK;
+    }
+    default: {
+        if (!ref)
+            return CF_ERR_CORRUPT;
+        uint64_t *o = (uint64_t *)(void *)out;
+        for (size_t i = 0; i < n; i++)
+            o[i] = ref[i] - (e->base + d[i]);
+        return CF_OK;
+    }
+    }
+}
+
+cf_err store_col_decode(store_codec_ctx *cx, const store_col_entry *e, const uint8_t *src, size_t n,
+                        const uint64_t *ref, void *out)
+{
+    if (e->encoding == STORE_ENC_CONST) {
+        decode_const(e, n, out);
+        return CF_OK;
+    }
+    const uint8_t *raw = NULL;
+    cf_err err = CF_OK;
+    if (e->raw_len > 0 && (err = decompress_raw(cx, e, src, &raw)) != CF_OK)
+        return err;
+    if (e->encoding == STORE_ENC_PLANES) {
+        decode_planes16(e, raw, n, out);
+        return CF_OK;
+    }
+    if (e->encoding == STORE_ENC_SMALLDICT) {
+        dict_get(e, raw, n, out);
+        return CF_OK;
+    }
+    if ((err = tmp_reserve(cx, n)) != CF_OK)
+        return err;
+    if (e->encoding & STORE_ENC_F_SPARSE)
+        err = get_sparse(raw, e->raw_len, n, e->nbytes, cx->tmp);
+    else
+        get_planes(raw, n, e->nbytes, cx->tmp);
+    if (err)
+        return err;
+    return untransform(e, cx->tmp, n, ref, out);
+}
