@@ -33,15 +33,14 @@ static bool grow_slots(query_table *t)
     query_slot *slots = calloc(n_slots, sizeof(*slots));
     if (!slots)
         return false;
-    for (size_t i = 0; i < t->n_slots; i++) {
-        query_slot s = t->slots[i];
-        if (!s.idx)
-            continue;
-        /* the low bits of the hash are not kept: hash the key again */
-        size_t j = (size_t)query_hash(query_table_key(t, s.idx - 1), t->key_len) & (n_slots - 1);
+    /* walk the entries in order (sequential reads) rather than the old slots */
+    for (size_t i = 0; i < t->n; i++) {
+        uint64_t h = query_hash(query_table_key(t, i), t->key_len);
+        size_t j = (size_t)h & (n_slots - 1);
         while (slots[j].idx)
             j = (j + 1) & (n_slots - 1);
-        slots[j] = s;
+        slots[j].idx = (uint32_t)(i + 1);
+        slots[j].h32 = (uint32_t)(h >> 32);
     }
     free(t->slots);
     t->slots = slots;

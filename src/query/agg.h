@@ -109,16 +109,15 @@ query_counts *query_table_insert(query_table *t, const void *key, uint64_t h);
 
 static inline bool query_key_eq(const uint8_t *a, const uint8_t *b, size_t len)
 {
-    if (len == 8 || len == 16) {
-        uint64_t x0, y0;
-        memcpy(&x0, a, 8);
-        memcpy(&y0, b, 8);
-        if (len == 8)
-            return x0 == y0;
-        uint64_t x1, y1;
-        memcpy(&x1, a + 8, 8);
-        memcpy(&y1, b + 8, 8);
-        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    if (len % 8 == 0 && len <= 64) { /* whole words: compare inline, no call */
+        uint64_t diff = 0;
+        for (size_t i = 0; i < len; i += 8) {
+            uint64_t x, y;
+            memcpy(&x, a + i, 8);
+            memcpy(&y, b + i, 8);
+            diff |= x ^ y;
+        }
+        return diff == 0;
     }
     return memcmp(a, b, len) == 0;
 }

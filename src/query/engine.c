@@ -170,15 +170,44 @@ static inline uint64_t col_u(const void *col, unsigned width, size_t i)
 
 static unsigned width_of(flow_field_id id) { return flow_field_by_id(id)->width; }
 
-/* Copies row i of every decoded column into rec. */
-static void gather(const void *const *cols, uint64_t mask, size_t i, flow_record *rec)
+/* Which columns of a block are copied into a flow_record for printing. */
+typedef struct gather_plan {
+    size_t n;
+    struct {
+        const uint8_t *col;
+        uint16_t offset;
+        uint8_t width;
+    } f[FLOW_FIELD_MAX_ID];
+} gather_plan;
+
+static void gather_plan_make(gather_plan *g, const void *const *cols, uint64_t mask)
 {
-    memset(rec, 0, sizeof(*rec));
+    g->n = 0;
     for (unsigned id = 1; id <= FLOW_FIELD_MAX_ID; id++) {
         if (!(mask & STORE_FIELD_BIT(id)) || !cols[id])
             continue;
         const flow_field *f = flow_field_by_id(id);
-        memcpy((uint8_t *)rec + f->offset, (const uint8_t *)cols[id] + (size_t)f->width * i, f->width);
+        g->f[g->n].col = cols[id];
+        g->f[g->n].offset = f->offset;
+        g->f[g->n].width = f->width;
+        g->n++;
+    }
+}
+
+/* Copies row i of the planned columns into rec (other members untouched). */
+static void gather(const gather_plan *g, size_t i, flow_record *rec)
+{
+    uint8_t *base = (uint8_t *)rec;
+    for (size_t k = 0; k < g->n; k++) {
+        uint8_t *dst = base + g->f[k].offset;
+        const uint8_t *src = g->f[k].col;
+        switch (g->f[k].width) {
+        case 1: *dst = src[i]; break;
+        case 2: memcpy(dst, src + 2 * i, 2); break;
+        case 4: memcpy(dst, src + 4 * i, 4); break;
+        case 8: memcpy(dst, src + 8 * i, 8); break;
+        default: memcpy(dst, src + 16 * i, 16); break;
+        }
     }
 }
 
@@ -327,7 +356,8 @@ static cf_err flush_direct(worker *w)
             const query_counts *src = &w->direct[t][v];
             if (!src->flows)
                 continue;
-            query_counts *c = query_table_get(&w->tables[t], &v, query_hash(&v, 8));
+            uint64_t key[2] = {v, 0}; /* the table's keys are 8 bytes; the room keeps the compiler calm */
+            query_counts *c = query_table_get(&w->tables[t], key, query_hash(key, 8));
             if (!c)
                 return CF_ERR_NOMEM;
             *c = *src;
@@ -432,10 +462,13 @@ static cf_err print_rows(worker *w, size_t seg, query_buf *b, const void *const 
 {
     run *r = w->r;
     flow_record rec;
+    memset(&rec, 0, sizeof(rec));
+    gather_plan g;
+    gather_plan_make(&g, cols, r->mask);
     for (size_t j = 0; j < n_sel; j++) {
         if (r->o->limit && w->emitted >= r->o->limit)
             break;
-        gather(cols, r->mask, w->idx[j], &rec);
+        gather(&g, w->idx[j], &rec);
         rec.family = flow_addr_is_v4(rec.src_addr) ? 4 : 6;
         query_printer_record(&r->printer, b, &rec, 1);
         w->emitted++;
@@ -681,6 +714,11 @@ static cf_err plan(run *r, const query_options *o, char *msg, size_t msg_len)
     if (!r->filter_any)
         r->mask |= query_filter_fields(r->filter);
     r->window = o->from_ms > 0 || o->to_ms < UINT64_MAX;
+    if (o->order != QUERY_ORDER_NONE && !o->aggregate) {
+        snprintf(msg, msg_len, "-O orders aggregated flows: add -A FIELDS or -a (sorting a plain listing is "
+                               "not supported)");
+        return CF_ERR_USAGE;
+    }
     for (size_t i = 0; i < o->n_stats; i++) {
         size_t t;
         for (t = 0; t < r->n_tables; t++)

@@ -22,8 +22,8 @@ typedef struct query_buf {
     size_t len;     /* bytes used */
     size_t cap;     /* bytes allocated */
     bool failed;    /* an allocation failed: later writes are dropped */
-    uint64_t day_s; /* cache of the date text: second it was made for (+1; 0 = none) */
-    char day_txt[20]; /* "YYYY-MM-DD hh:mm:ss" of day_s - 1 */
+    uint64_t day;   /* cache of the date text: day number it was made for (+1; 0 = none) */
+    char day_txt[12]; /* "YYYY-MM-DD " of day - 1 */
 } query_buf;
 
 /* Makes room for n more bytes; false (and b->failed) when out of memory. */
@@ -74,7 +74,19 @@ void query_fmt_flags(uint8_t flags, char out[9]);
 /* nfdump's protocol name ("TCP", "UDP", "ICMP" ...) or the number. */
 size_t query_fmt_proto(uint8_t proto, bool numeric, char *out);
 
-/* "YYYY-MM-DD hh:mm:ss" of ms (UTC) into b, cached per second. */
+/* ---- unchecked writers: the caller reserved room (query_buf_reserve) and
+ * writes at a cursor w into b->p; each returns the new end. ---- */
+
+/* Decimal text of v (at most 20 bytes). */
+char *query_w_u64(char *w, uint64_t v);
+/* Address text as query_fmt_addr (at most 45 bytes). */
+char *query_w_addr(char *w, const uint8_t addr[16]);
+/* "YYYY-MM-DD hh:mm:ss" of ms (19 bytes); the date part is cached in b. */
+char *query_w_date(query_buf *b, char *w, uint64_t ms);
+/* "00:11:22:33:44:55" (17 bytes). */
+char *query_w_mac(char *w, uint64_t mac);
+
+/* "YYYY-MM-DD hh:mm:ss" of ms (UTC) into b, the date cached per day. */
 void query_buf_date(query_buf *b, uint64_t ms);
 /* "YYYY-MM-DD hh:mm:ss.mmm". */
 void query_buf_time_ms(query_buf *b, uint64_t ms);

@@ -105,24 +105,59 @@ static inline __attribute__((always_inline)) void store_w(uint8_t *vals, unsigne
     }
 }
 
-/* Minimum and maximum over native-typed arrays (vectorised by the compiler). */
-#define STORE_MINMAX_FN(name, type)                                                                \
-    static void name(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)                    \
-    {                                                                                              \
-        type lo = (type)~(type)0, hi = 0;                                                          \
-        for (size_t i = 0; i < n; i++) {                                                           \
-            type v;                                                                                \
-            memcpy(&v, vals + i * sizeof(type), sizeof(type));                                     \
-            lo = v < lo ? v : lo;                                                                  \
-            hi = v > hi ? v : hi;                                                                  \
-        }                                                                                          \
-        *mn = lo;                                                                                  \
-        *mx = hi;                                                                                  \
+/* Minimum and maximum over native-typed arrays (one function per type, so
+ * that the compiler vectorises each). */
+static void minmax8(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
+{
+    uint8_t lo = (uint8_t)~(uint8_t)0, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t v;
+        memcpy(&v, vals + i * sizeof(v), sizeof(v));
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
     }
-STORE_MINMAX_FN(minmax8, uint8_t)
-STORE_MINMAX_FN(minmax16, uint16_t)
-STORE_MINMAX_FN(minmax32, uint32_t)
-STORE_MINMAX_FN(minmax64, uint64_t)
+    *mn = lo;
+    *mx = hi;
+}
+
+static void minmax16(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
+{
+    uint16_t lo = (uint16_t)~(uint16_t)0, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint16_t v;
+        memcpy(&v, vals + i * sizeof(v), sizeof(v));
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    *mn = lo;
+    *mx = hi;
+}
+
+static void minmax32(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
+{
+    uint32_t lo = (uint32_t)~(uint32_t)0, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t v;
+        memcpy(&v, vals + i * sizeof(v), sizeof(v));
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    *mn = lo;
+    *mx = hi;
+}
+
+static void minmax64(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
+{
+    uint64_t lo = (uint64_t)~(uint64_t)0, hi = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v;
+        memcpy(&v, vals + i * sizeof(v), sizeof(v));
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    *mn = lo;
+    *mx = hi;
+}
 
 static void col_minmax(const uint8_t *vals, unsigned w, size_t n, uint64_t *mn, uint64_t *mx)
 {

@@ -556,7 +556,8 @@ static void test_bad_usage_exits_2(void **state)
     (void)state;
     char *dir = known_store();
     static const char *const bad[] = {"-o nosuch", "-s nosuch", "-s srcip/nosuch", "-A srcip4/40", "-n x",
-                                      "-O sideways", "-t yesterday", "--no-such-option", "'proto tcp and'"};
+                                      "-O sideways", "-t yesterday", "--no-such-option", "'proto tcp and'",
+                                      "-O bytes"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         int rc;
         char *err = NULL;
