@@ -53,7 +53,8 @@ typedef struct demo_sender {
     atomic_bool stop;
     sim_send_options opt;
     sim_send_result res;
-    int started;
+    int started; /* the thread was started */
+    int stopped; /* ... and has been stopped and joined */
 } demo_sender;
 
 static void usage(FILE *out)
@@ -65,7 +66,7 @@ static void usage(FILE *out)
     collect_config_print_help(out);
     fprintf(out,
             "  --demo                             also run a simulated exporter sending ~%.0f flows/s\n"
-            "                                     to the first listener (try it: data at once)\n"
+            "                                     to the first listener until a real exporter sends\n"
             "  --print-config                     print the effective configuration and exit\n"
             "  --help                             this text\n"
             "nfcapd aliases: -p PORT, -b ADDR (listen on ADDR:PORT), -w DIR (--data),\n"
@@ -211,21 +212,41 @@ static void demo_start(demo_sender *d, const collect_listener *l)
 
 static void demo_stop(demo_sender *d)
 {
-    if (!d->started)
+    if (!d->started || d->stopped)
         return;
+    d->stopped = 1;
     atomic_store(&d->stop, true);
     pthread_join(d->thread, NULL);
     CF_INFO("demo exporter sent %llu flows in %llu packets", (unsigned long long)d->res.flows,
             (unsigned long long)d->res.packets);
 }
 
-/* Blocks until SIGTERM or SIGINT (SIGHUP is logged and ignored for now). */
-static void wait_for_signal(const sigset_t *set)
+/* True once the pipeline has seen an exporter besides the demo exporter. */
+static int real_exporter_seen(collect_pipeline *p)
+{
+    collect_snapshot snap;
+    if (collect_pipeline_get_snapshot(p, &snap) != CF_OK)
+        return 0;
+    int seen = snap.n_exporters > 1;
+    collect_snapshot_free(&snap);
+    return seen;
+}
+
+/* Blocks until SIGTERM or SIGINT (SIGHUP is logged and ignored for now).
+ * While the demo exporter runs, checks every second whether a real exporter
+ * (any exporter besides the demo) has appeared, and then stops the demo. */
+static void wait_for_signal(const sigset_t *set, collect_pipeline *p, demo_sender *demo)
 {
     for (;;) {
-        int sig = 0;
-        if (sigwait(set, &sig) != 0)
+        struct timespec one_second = {1, 0};
+        int sig = sigtimedwait(set, NULL, &one_second);
+        if (sig < 0) {
+            if (demo->started && !demo->stopped && real_exporter_seen(p)) {
+                demo_stop(demo);
+                CF_INFO("a real exporter is sending: the demo feed is stopped");
+            }
             continue;
+        }
         if (sig == SIGHUP) {
             CF_WARN("SIGHUP: configuration reload is not supported yet; ignored");
             continue;
@@ -283,7 +304,7 @@ static int run_collector(const collect_config *cfg, int demo)
         memset(&sender, 0, sizeof(sender));
         if (demo)
             demo_start(&sender, l);
-        wait_for_signal(&set);
+        wait_for_signal(&set, p, &sender);
         demo_stop(&sender);
         collect_listener_stop(l);
     }

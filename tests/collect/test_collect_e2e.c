@@ -178,12 +178,47 @@ static void test_demo_mode_stores_flows(void **state)
     free(dir);
 }
 
+static void test_demo_stops_when_a_real_exporter_sends(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("demo-stop");
+    assert_non_null(dir);
+    char data[4200], log[4200], listen[64];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    snprintf(log, sizeof(log), "%s/collect.log", dir);
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", ct_free_port(4));
+    const char *argv[] = {"collect", "--listen", listen, "--data", data, "--demo", "--flush", "200", NULL};
+    pid_t pid = ct_spawn(argv, log);
+    assert_true(pid > 0);
+    assert_true(ct_wait_for(log, "demo mode is on", 5000));
+    ct_sent sent;
+    assert_int_equal(ct_send(listen, "--count 300 --rate 3000", &sent), 0);
+    assert_true(ct_wait_for(log, "the demo feed is stopped", 5000));
+    /* after the demo stopped, only the real exporter's flows arrive */
+    ct_store_sum sum;
+    usleep(500000);
+    assert_int_equal(ct_stop(pid, SIGTERM, 10000), 0);
+    assert_int_equal(ct_store_read(data, &sum), 0);
+    uint64_t demo_flows = sum.flows - sent.flows;
+    char *text = tu_read_file(log, NULL);
+    assert_non_null(text);
+    unsigned long long demo_sent = 0;
+    const char *line = strstr(text, "demo exporter sent ");
+    assert_non_null(line);
+    assert_int_equal(sscanf(line, "demo exporter sent %llu flows", &demo_sent), 1);
+    assert_int_equal(demo_flows, demo_sent);
+    free(text);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_v4_counts_match_sender),
         cmocka_unit_test(test_ipv6_and_dual_stack),
         cmocka_unit_test(test_demo_mode_stores_flows),
+        cmocka_unit_test(test_demo_stops_when_a_real_exporter_sends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
