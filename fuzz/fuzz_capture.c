@@ -42,6 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             decode_exporter ex;
             decode_exporter_init(&ex, d.src_addr, d.src_port);
             decode_packet(&ex, d.payload, d.len, d.time_ms, count_record, &n_records);
+            decode_exporter_free(&ex);
         }
         capture_stats st;
         capture_get_stats(c, &st);

@@ -54,5 +54,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
     }
     free(buf);
+    decode_exporter_free(&ex); /* v9/IPFIX inputs allocate template state */
     return 0;
 }

@@ -461,8 +461,10 @@ void collect_pipeline_set_kernel_drops(collect_pipeline *p, uint64_t total)
 static void free_pipeline(collect_pipeline *p)
 {
     size_t n = atomic_load(&p->n_list);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        decode_exporter_free(&p->list[i]->dx);
         free(p->list[i]);
+    }
     free(p->list);
     free(p->index);
     if (p->free_list) {

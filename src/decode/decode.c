@@ -70,11 +70,8 @@ enum {
 cf_err decode_packet(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
                      decode_emit_fn emit, void *ctx)
 {
-    if (len >= 4 && cf_be32(buf) == VERSION_SFLOW5) {
-        decode_count_packet(ex, len, recv_ms);
-        return decode_reject(ex, DECODE_BAD_VERSION, CF_ERR_VERSION, "sFlow v5",
-                             "sFlow v5 is not decoded yet");
-    }
+    if (len >= 4 && cf_be32(buf) == VERSION_SFLOW5)
+        return decode_sflow5(ex, buf, len, recv_ms, emit, ctx);
     if (len < 2) {
         decode_count_packet(ex, len, recv_ms);
         return decode_reject(ex, DECODE_BAD_SHORT, CF_ERR_TRUNCATED, "export",
@@ -84,13 +81,9 @@ cf_err decode_packet(decode_exporter *ex, const uint8_t *buf, size_t len, uint64
     case VERSION_NETFLOW5:
         return decode_netflow5(ex, buf, len, recv_ms, emit, ctx);
     case VERSION_NETFLOW9:
-        decode_count_packet(ex, len, recv_ms);
-        return decode_reject(ex, DECODE_BAD_VERSION, CF_ERR_VERSION, "NetFlow v9",
-                             "NetFlow v9 is not decoded yet");
+        return decode_netflow9(ex, buf, len, recv_ms, emit, ctx);
     case VERSION_IPFIX:
-        decode_count_packet(ex, len, recv_ms);
-        return decode_reject(ex, DECODE_BAD_VERSION, CF_ERR_VERSION, "IPFIX",
-                             "IPFIX is not decoded yet");
+        return decode_ipfix(ex, buf, len, recv_ms, emit, ctx);
     default:
         decode_count_packet(ex, len, recv_ms);
         return decode_reject(ex, DECODE_BAD_VERSION, CF_ERR_VERSION, "export",

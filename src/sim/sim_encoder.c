@@ -4,9 +4,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The sFlow v5 encoder (sim_sflow.c); its declaration belongs in sim.h. */
+extern const sim_encoder_ops sim_encoder_sflow;
+/* The NetFlow v9 and IPFIX encoders (sim_v9.c, sim_ipfix.c); likewise. */
+extern const sim_encoder_ops sim_encoder_v9;
+extern const sim_encoder_ops sim_encoder_ipfix;
+
 /* Every encoder, by protocol name.  Add v9/IPFIX/sFlow here. */
 static const sim_encoder_ops *const sim_encoders[] = {
     &sim_encoder_v5,
+    &sim_encoder_sflow,
+    &sim_encoder_v9,
+    &sim_encoder_ipfix,
 };
 #define SIM_N_ENCODERS (sizeof(sim_encoders) / sizeof(sim_encoders[0]))
 
@@ -23,7 +32,7 @@ const sim_encoder_ops *sim_encoder_find(const char *name)
     return NULL;
 }
 
-const char *sim_encoder_names(void) { return "v5"; }
+const char *sim_encoder_names(void) { return "v5, sflow, v9, ipfix"; }
 
 cf_err sim_encoder_open(const char *name, const sim_encoder_options *o, sim_encoder **out)
 {

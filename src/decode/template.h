@@ -1,0 +1,212 @@
+/*
+ * decode/template.h - NetFlow v9 / IPFIX template machinery, internal to
+ * src/decode (netflow9.c, ipfix.c, template*.c).
+ *
+ * The public contract (what is cached, limits, acceptance, persistence) is
+ * in decode.h.  Here: the shapes of the cached state and the functions the
+ * two protocol front ends share.
+ *
+ * Ownership: struct decode_tpl_state hangs off decode_exporter.tpl and owns
+ * every template, domain, sampler and pending data set in it; all of it is
+ * freed by decode_exporter_free().  A `tpl` returned by tpl_find() stays
+ * valid until the next call that adds, replaces or withdraws templates of
+ * that exporter.  Single-threaded per exporter, like decode_exporter.
+ */
+#ifndef CF_DECODE_TEMPLATE_H
+#define CF_DECODE_TEMPLATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/bytes.h"
+#include "decode/decode.h"
+
+#define TPL_PROTO_V9 9
+#define TPL_PROTO_IPFIX 10
+#define TPL_VARLEN 0xffffu    /* field length meaning "variable length" */
+#define TPL_MIN_DATA_ID 256u  /* lowest template id / data set id */
+#define TPL_PEN_REVERSE 29305u /* RFC 5103 reverse information elements */
+
+/* One field of a template. */
+typedef struct tpl_field {
+    uint16_t id;    /* element id, enterprise bit cleared */
+    uint16_t len;   /* bytes, or TPL_VARLEN */
+    uint32_t pen;   /* enterprise number; 0 for IANA elements */
+    uint8_t action; /* what the record decoder does with it (template_record.c) */
+} tpl_field;
+
+/* A template or options template. */
+typedef struct tpl {
+    uint8_t proto;    /* TPL_PROTO_V9 or TPL_PROTO_IPFIX */
+    uint8_t options;  /* 1 for an options template */
+    uint16_t id;      /* >= 256 */
+    uint32_t domain;  /* v9 source id / IPFIX observation domain id */
+    uint16_t n_scope; /* leading scope fields (options templates) */
+    uint16_t n_fields;
+    uint32_t min_len; /* record bytes with every variable-length field empty */
+    uint8_t has_varlen;
+    tpl_field fields[]; /* n_fields */
+} tpl;
+
+/* Sequence and clock state of one (protocol, domain) of an exporter. */
+typedef struct tpl_domain {
+    uint8_t proto;
+    uint8_t seq_valid;    /* seq_next is meaningful */
+    uint32_t id;
+    uint32_t seq_next;    /* sequence expected in the next message */
+    uint64_t sys_init_ms; /* IPFIX systemInitTimeMilliseconds from options data; 0 unknown */
+    uint64_t init_bound_ms; /* without it: min(export time - flowEndSysUpTime) seen; 0 none */
+} tpl_domain;
+
+/* A sampling interval announced in options data. */
+typedef struct tpl_sampler {
+    uint8_t proto;
+    uint8_t has_id; /* 0: announced without a sampler / selector id */
+    uint32_t domain;
+    uint64_t id;
+    uint32_t rate;  /* >= 1 */
+} tpl_sampler;
+
+/* What a data set needs from the message it came in. */
+typedef struct tpl_msg_info {
+    uint8_t proto;
+    uint16_t set_id;
+    uint32_t domain;
+    uint32_t uptime_ms;  /* v9 sysUptime */
+    uint64_t export_ms;  /* header export time */
+    uint64_t recv_ms;    /* when the message was received */
+} tpl_msg_info;
+
+/* A data set kept until its template arrives. */
+typedef struct tpl_pending {
+    struct tpl_pending *next;
+    tpl_msg_info info;
+    size_t len;
+    uint8_t data[]; /* the set's records (without the set header) */
+} tpl_pending;
+
+struct decode_tpl_state {
+    tpl **tpls; /* sorted by tpl_key */
+    size_t n_tpls, cap_tpls;
+    tpl_domain *domains;
+    size_t n_domains, cap_domains;
+    tpl_sampler *samplers;
+    size_t n_samplers, cap_samplers;
+    tpl_pending *pending; /* oldest first */
+    size_t pending_bytes;
+};
+
+/* Where decoded records go while one message is processed. */
+typedef struct tpl_out {
+    decode_exporter *ex;
+    decode_emit_fn emit;
+    void *ctx;
+} tpl_out;
+
+/* The state of ex, allocated on first use.  CF_ERR_NOMEM. */
+cf_err tpl_state(decode_exporter *ex, struct decode_tpl_state **out);
+
+/* Effective limits of ex (defaults for zero members). */
+void tpl_limits(const decode_exporter *ex, decode_config *out);
+
+const tpl *tpl_find(const decode_exporter *ex, uint8_t proto, uint32_t domain, uint16_t id);
+
+/* The domain entry (created when new); NULL when max_domains is reached
+ * (counted) or memory is short. */
+tpl_domain *tpl_domain_get(decode_exporter *ex, uint8_t proto, uint32_t domain);
+
+/*
+ * Parses one template record from c (a v9 template, v9 options template,
+ * IPFIX template or IPFIX options template, per proto and options).  On
+ * success: *out is a new template (malloc'ed; NULL for an IPFIX withdrawal,
+ * when *withdraw_id is set to the id withdrawn) or NULL with *refused set
+ * when a limit refused it (the record was still skipped correctly).
+ * CF_ERR_TRUNCATED / CF_ERR_MALFORMED when the record is bad (counted in
+ * tpl_stats only when count is true); c is then in an unspecified position.
+ */
+typedef struct tpl_parse_result {
+    tpl *t;               /* new template, owned by the caller; NULL otherwise */
+    int withdraw;         /* 1: withdrawal of withdraw_id */
+    uint16_t withdraw_id;
+    int refused;          /* 1: refused by max_fields */
+} tpl_parse_result;
+cf_err tpl_parse_record(decode_exporter *ex, uint8_t proto, int options, uint32_t domain,
+                        cf_cursor *c, bool count, tpl_parse_result *res);
+
+/* Adds or replaces t (ownership passes to ex) and decodes the data sets
+ * waiting for it.  When max_templates is reached a new key is refused (t
+ * freed, counted).  CF_ERR_NOMEM (t freed). */
+cf_err tpl_add(decode_exporter *ex, tpl *t, const tpl_out *out, uint64_t now_ms);
+
+/* IPFIX withdrawal of one id, or of all (options) templates of a domain. */
+void tpl_withdraw(decode_exporter *ex, uint8_t proto, uint32_t domain, uint16_t id);
+void tpl_withdraw_all(decode_exporter *ex, uint8_t proto, uint32_t domain, int options);
+
+/* Keeps a copy of a data set whose template is unknown (bounded, counted). */
+void tpl_pending_add(decode_exporter *ex, const tpl_msg_info *info, const uint8_t *p, size_t len);
+/* Drops pending data sets older than pending_max_ms at now_ms (counted). */
+void tpl_pending_expire(decode_exporter *ex, uint64_t now_ms);
+
+/* Records the interval of a sampler (replaces an equal key). */
+void tpl_sampler_set(decode_exporter *ex, uint8_t proto, uint32_t domain, int has_id, uint64_t id,
+                     uint32_t rate);
+/* The interval for a record of (proto, domain) with or without a sampler
+ * id, or 0 when unknown (rule in decode.h). */
+uint32_t tpl_sampler_rate(const decode_exporter *ex, uint8_t proto, uint32_t domain, int has_id,
+                          uint64_t id);
+
+/* Sets the what-to-do code of every field of t, its min_len and
+ * has_varlen (template_record.c).  False when its records would be empty. */
+bool tpl_compile(tpl *t);
+
+/*
+ * Decodes the records of one data set (p, len: after the set header)
+ * through t.  First checks that the records tile the set (trailing bytes
+ * shorter than a record are padding); when they do not, nothing is emitted,
+ * tpl_stats.bad_data_sets is counted and CF_ERR_MALFORMED returned.
+ * Otherwise flow records are emitted (options records update the samplers
+ * and the domain clock), counted in stats.records, and *n_records (may be
+ * NULL) is set to the number of records in the set.
+ */
+cf_err tpl_decode_set(const tpl_out *out, const tpl_msg_info *info, const tpl *t,
+                      const uint8_t *p, size_t len, size_t *n_records);
+
+/* Counts the records of a data set through t without decoding them; false
+ * when they do not tile the set. */
+bool tpl_count_records(const tpl *t, const uint8_t *p, size_t len, size_t *n);
+
+/* Reads a field's value length at c: fixed, or the variable-length prefix
+ * (1 byte, or 255 then 2 bytes).  False when c runs out. */
+bool tpl_field_len(const tpl_field *f, cf_cursor *c, size_t *len);
+
+/* One NetFlow v9 packet or IPFIX message after its header. */
+typedef struct tpl_msg {
+    tpl_msg_info info;   /* set_id is filled per set */
+    const uint8_t *sets; /* the bytes after the header */
+    size_t len;
+    uint32_t v9_count;   /* v9 header count (records of all sets) */
+    const char *name;    /* "NetFlow v9" or "IPFIX", for logs */
+} tpl_msg;
+
+/*
+ * Checks the framing and templates of m (pass 1; rejects the message
+ * whole, counted and logged, on failure), then applies its sets in order
+ * (pass 2): templates added / withdrawn, data sets decoded or kept pending.
+ * On success *n_data is the number of data records (flow + options) read,
+ * and *all_counted false when a data set could not be counted (pending).
+ * Returns CF_OK, CF_ERR_TRUNCATED, CF_ERR_MALFORMED, CF_ERR_NOMEM.
+ */
+cf_err tpl_process_message(decode_exporter *ex, const tpl_msg *m, decode_emit_fn emit, void *ctx,
+                           uint64_t *n_data, bool *all_counted);
+
+/* Sequence accounting of a (proto, domain) (rule in decode.h): seq is the
+ * header's sequence, advance what the next one should be ahead of it;
+ * known false makes the next message only set the expectation. */
+void tpl_account_sequence(decode_exporter *ex, uint8_t proto, uint32_t domain, uint32_t seq,
+                          uint32_t advance, bool known);
+
+/* Frees t; NULL is a no-op. */
+void tpl_free(tpl *t);
+
+#endif
