@@ -10,7 +10,8 @@
  *
  * Ownership: the caller owns the decode_exporter (one per exporter address
  * and source port) and keeps it across packets: it holds the sequence
- * tracking and the statistics (later also the template cache).
+ * tracking, the statistics and (v9/IPFIX) the template cache, which it
+ * MUST release with decode_exporter_free() before dropping the exporter.
  *
  * Thread safety: one decode_exporter must be used by one thread at a time;
  * different exporters may be decoded in parallel.  The statistics are plain
