@@ -328,6 +328,13 @@ static bool pick_time(const tpl_out *out, const tpl_msg_info *m, const rec_scrat
     if (!init)
         return false;
     *ms = init + r->u[up];
+    /* Some exporters (softflowd) count flow times from before their own
+     * systemInitTime, sending negative 32-bit offsets: a time more than a day
+     * after the export that is negative as a signed 32-bit value is read so. */
+    if (m->export_ms && *ms > m->export_ms + UINT64_C(86400000) && (int32_t)t < 0) {
+        int64_t v = (int64_t)init + (int32_t)t;
+        *ms = v > 0 ? (uint64_t)v : 0;
+    }
     return true;
 }
 

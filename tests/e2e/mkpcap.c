@@ -2,16 +2,19 @@
  * tests/e2e/mkpcap.c - writes a pcap of synthetic IPv4 traffic for exporters
  * under test (softflowd reads it with -r and exports flows to a collector).
  *
- * usage: mkpcap OUT.pcap [N_FLOWS] [SEED]
+ * usage: mkpcap OUT.pcap [N_FLOWS] [SEED] [START_EPOCH]
  * Flows: TCP, UDP and ICMP between 10.0.0.0/16 clients and a few servers,
- * each 1..20 packets of 40..1500 bytes, spread over 120 s starting at
- * 2024-01-01 00:00:00 UTC.  Deterministic for a given seed.
+ * each 1..20 packets of 40..1500 bytes, spread over 100 s from START_EPOCH
+ * (default: 300 s before now, so that exporters reading the file, whose
+ * sysUptime counts from the file's first packet, do not wrap it).
+ * Deterministic for a given seed and start.
  */
 #include <pcap/pcap.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static uint32_t rng_state;
 static uint32_t rnd(void)
@@ -78,7 +81,7 @@ static size_t build_frame(const pkt_spec *s, uint8_t *f)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: mkpcap OUT.pcap [N_FLOWS] [SEED]\n");
+        fprintf(stderr, "usage: mkpcap OUT.pcap [N_FLOWS] [SEED] [START_EPOCH]\n");
         return 2;
     }
     int n_flows = argc > 2 ? atoi(argv[2]) : 200;
@@ -87,7 +90,8 @@ int main(int argc, char **argv)
         rng_state = 1;
     pkt_spec *pkts = calloc((size_t)n_flows * 20, sizeof(*pkts));
     size_t n = 0;
-    const uint64_t t0 = UINT64_C(1704067200) * 1000000;
+    uint64_t start_s = argc > 4 ? strtoull(argv[4], NULL, 10) : (uint64_t)time(NULL) - 300;
+    const uint64_t t0 = start_s * 1000000;
     static const uint16_t services[] = {443, 80, 53, 22, 25, 8080};
     for (int i = 0; i < n_flows; i++) {
         uint32_t client = 0x0a000000 | (rnd() & 0xffff);
