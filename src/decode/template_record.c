@@ -44,6 +44,9 @@ enum action {
     A_FIRST_UPTIME, A_LAST_UPTIME, A_START_S, A_END_S, A_START_MS, A_END_MS, A_START_US,
     A_END_US, A_START_NS, A_END_NS, A_START_DUS, A_END_DUS, A_SYS_INIT_MS,
     A_OBS_S, A_OBS_MS, A_OBS_US, A_OBS_NS, A_FRAME,
+    A_MPLS1, A_MPLS10 = A_MPLS1 + 9, /* IEs 70..79, the label stack top first */
+    A_NAT_SRC4, A_NAT_DST4, A_NAT_SRC6, A_NAT_DST6, A_NAT_SRC_PORT, A_NAT_DST_PORT,
+    A_FW_EVENT, A_APP_ID,
     A_N
 };
 
@@ -67,6 +70,14 @@ static const uint_elem uint_elems[] = {
     {22, A_FIRST_UPTIME}, {21, A_LAST_UPTIME}, {150, A_START_S}, {151, A_END_S},
     {152, A_START_MS}, {153, A_END_MS}, {158, A_START_DUS}, {159, A_END_DUS},
     {160, A_SYS_INIT_MS}, {322, A_OBS_S}, {323, A_OBS_MS},
+    {70, A_MPLS1}, {71, A_MPLS1 + 1}, {72, A_MPLS1 + 2}, {73, A_MPLS1 + 3}, {74, A_MPLS1 + 4},
+    {75, A_MPLS1 + 5}, {76, A_MPLS1 + 6}, {77, A_MPLS1 + 7}, {78, A_MPLS1 + 8}, {79, A_MPLS1 + 9},
+    {227, A_NAT_SRC_PORT}, {228, A_NAT_DST_PORT}, {233, A_FW_EVENT}, {95, A_APP_ID},
+};
+
+/* Cisco NSEL elements in NetFlow v9 (no enterprise numbers in v9). */
+static const uint_elem nsel_v9_elems[] = {
+    {40003, A_NAT_SRC_PORT}, {40004, A_NAT_DST_PORT}, {40005, A_FW_EVENT},
 };
 
 /* Elements with a fixed encoding: exact length required. */
@@ -80,6 +91,12 @@ static const fixed_elem fixed_elems[] = {
     {62, 16, A_NH6}, {18, 4, A_BGPNH4}, {63, 16, A_BGPNH6}, {56, 6, A_SRC_MAC}, {80, 6, A_DST_MAC},
     {81, 6, A_POST_SRC_MAC}, {57, 6, A_POST_DST_MAC}, {154, 8, A_START_US}, {155, 8, A_END_US},
     {156, 8, A_START_NS}, {157, 8, A_END_NS}, {324, 8, A_OBS_US}, {325, 8, A_OBS_NS},
+    {225, 4, A_NAT_SRC4}, {226, 4, A_NAT_DST4}, {281, 16, A_NAT_SRC6}, {282, 16, A_NAT_DST6},
+};
+
+/* Cisco NSEL addresses in NetFlow v9. */
+static const fixed_elem nsel_v9_fixed[] = {
+    {40001, 4, A_NAT_SRC4}, {40002, 4, A_NAT_DST4}, {40057, 16, A_NAT_SRC6}, {40058, 16, A_NAT_DST6},
 };
 
 static uint8_t field_action(const tpl *t, size_t i)
@@ -101,6 +118,14 @@ static uint8_t field_action(const tpl *t, size_t i)
         if (uint_elems[k].id == f->id)
             return (f->len >= 1 && f->len <= 8) || f->len == TPL_VARLEN ? uint_elems[k].action
                                                                         : A_SKIP;
+    if (t->proto != TPL_PROTO_V9)
+        return A_SKIP;
+    for (size_t k = 0; k < sizeof(nsel_v9_fixed) / sizeof(nsel_v9_fixed[0]); k++)
+        if (nsel_v9_fixed[k].id == f->id)
+            return f->len == nsel_v9_fixed[k].len ? nsel_v9_fixed[k].action : A_SKIP;
+    for (size_t k = 0; k < sizeof(nsel_v9_elems) / sizeof(nsel_v9_elems[0]); k++)
+        if (nsel_v9_elems[k].id == f->id)
+            return f->len >= 1 && f->len <= 8 ? nsel_v9_elems[k].action : A_SKIP;
     return A_SKIP;
 }
 
@@ -203,8 +228,8 @@ static uint64_t read_uint(const uint8_t *p, size_t len)
 static size_t fixed_len(uint8_t a)
 {
     switch (a) {
-    case A_SRC4: case A_DST4: case A_NH4: case A_BGPNH4: return 4;
-    case A_SRC6: case A_DST6: case A_NH6: case A_BGPNH6: return 16;
+    case A_SRC4: case A_DST4: case A_NH4: case A_BGPNH4: case A_NAT_SRC4: case A_NAT_DST4: return 4;
+    case A_SRC6: case A_DST6: case A_NH6: case A_BGPNH6: case A_NAT_SRC6: case A_NAT_DST6: return 16;
     case A_SRC_MAC: case A_DST_MAC: case A_POST_SRC_MAC: case A_POST_DST_MAC: return 6;
     case A_START_US: case A_END_US: case A_START_NS: case A_END_NS: case A_OBS_US: case A_OBS_NS:
         return 8;
@@ -247,7 +272,12 @@ static bool read_record(const tpl_out *out, const tpl *t, cf_cursor *c, rec_scra
         if (s->seen[a])
             continue; /* the first occurrence wins */
         size_t want = fixed_len(a);
-        if (want) {
+        if (a == A_APP_ID) {
+            /* RFC 6759: a classification engine id byte, then the selector;
+             * kept as engine << 24 | the selector's last 3 bytes. */
+            size_t sel = len - 1 > 3 ? 3 : len - 1;
+            s->u[a] = (uint64_t)v.p[0] << 24 | read_uint(v.p + len - sel, sel);
+        } else if (want) {
             if (len != want)
                 continue; /* a variable-length value of the wrong size */
             s->ptr[a] = v.p;
@@ -418,6 +448,14 @@ static void set_addresses(const rec_scratch *s, flow_record *rec)
         flow_addr_from_v4(rec->bgp_next_hop, cf_be32(s->ptr[A_BGPNH4]));
     else if (s->seen[A_BGPNH6])
         memcpy(rec->bgp_next_hop, s->ptr[A_BGPNH6], 16);
+    if (s->seen[A_NAT_SRC4])
+        flow_addr_from_v4(rec->nat_src_addr, cf_be32(s->ptr[A_NAT_SRC4]));
+    else if (s->seen[A_NAT_SRC6])
+        memcpy(rec->nat_src_addr, s->ptr[A_NAT_SRC6], 16);
+    if (s->seen[A_NAT_DST4])
+        flow_addr_from_v4(rec->nat_dst_addr, cf_be32(s->ptr[A_NAT_DST4]));
+    else if (s->seen[A_NAT_DST6])
+        memcpy(rec->nat_dst_addr, s->ptr[A_NAT_DST6], 16);
 }
 
 static uint64_t mac_of(const uint8_t *p) { return read_uint(p, 6); }
@@ -447,6 +485,12 @@ static void set_l2_and_misc(const rec_scratch *s, flow_record *rec)
         rec->fwd_status = (uint8_t)(u[A_FWD_STATUS] > 0xff ? u[A_FWD_STATUS] >> 24 : u[A_FWD_STATUS]);
     rec->engine_type = (uint8_t)u[A_ENGINE_TYPE];
     rec->engine_id = (uint8_t)u[A_ENGINE_ID];
+    for (int i = 0; i < 10; i++)
+        rec->mpls[i] = (uint32_t)u[A_MPLS1 + i];
+    rec->nat_src_port = (uint16_t)u[A_NAT_SRC_PORT];
+    rec->nat_dst_port = (uint16_t)u[A_NAT_DST_PORT];
+    rec->fw_event = (uint8_t)u[A_FW_EVENT];
+    rec->app_id = (uint32_t)u[A_APP_ID];
     if (rec->proto == 1 || rec->proto == 58) {
         if (s->seen[A_ICMP_TC]) {
             rec->icmp_type = (uint8_t)(u[A_ICMP_TC] >> 8);

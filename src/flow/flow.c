@@ -9,6 +9,12 @@
     {FLOW_FIELD_##id_, name_, type_, sizeof(((flow_record *)0)->member_),                          \
      offsetof(flow_record, member_), desc_}
 
+/* One row per MPLS label stack entry n (1..10): "mpls1" ... "mpls10". */
+#define MPLS(n)                                                                                    \
+    {FLOW_FIELD_MPLS1 + (n) - 1, "mpls" #n, FLOW_T_UINT, sizeof(uint32_t),                         \
+     offsetof(flow_record, mpls) + ((n) - 1) * sizeof(uint32_t),                                   \
+     "MPLS label stack entry " #n " (label << 4 | exp << 1 | bottom of stack)"}
+
 const flow_field flow_fields[] = {
     F(FIRST, "first", FLOW_T_TIME, first_ms, "time of the first packet of the flow (ms, UTC)"),
     F(LAST, "last", FLOW_T_TIME, last_ms, "time of the last packet of the flow (ms, UTC)"),
@@ -47,6 +53,14 @@ const flow_field flow_fields[] = {
     F(FWD_STATUS, "fwd_status", FLOW_T_UINT, fwd_status, "forwarding status"),
     F(EXPORTER_PROTO, "exporter_proto", FLOW_T_UINT, exporter_proto,
       "export protocol: 5, 9, 10 (IPFIX) or 50 (sFlow v5)"),
+    MPLS(1), MPLS(2), MPLS(3), MPLS(4), MPLS(5), MPLS(6), MPLS(7), MPLS(8), MPLS(9), MPLS(10),
+    F(NAT_SRC_ADDR, "nat_src_addr", FLOW_T_ADDR, nat_src_addr, "source address after NAT"),
+    F(NAT_DST_ADDR, "nat_dst_addr", FLOW_T_ADDR, nat_dst_addr, "destination address after NAT"),
+    F(NAT_SRC_PORT, "nat_src_port", FLOW_T_UINT, nat_src_port, "source port after NAPT"),
+    F(NAT_DST_PORT, "nat_dst_port", FLOW_T_UINT, nat_dst_port, "destination port after NAPT"),
+    F(FW_EVENT, "fw_event", FLOW_T_UINT, fw_event, "firewall event (1 created, 2 deleted, 3 denied, ...)"),
+    F(APP_ID, "app_id", FLOW_T_UINT, app_id, "application id: classification engine << 24 | selector"),
+    F(RECEIVED, "received", FLOW_T_TIME, received_ms, "time the collector received the export packet"),
 };
 
 const size_t flow_n_fields = sizeof(flow_fields) / sizeof(flow_fields[0]);
@@ -54,6 +68,7 @@ const size_t flow_n_fields = sizeof(flow_fields) / sizeof(flow_fields[0]);
 _Static_assert(sizeof(flow_fields) / sizeof(flow_fields[0]) == FLOW_FIELD_MAX_ID,
                "every field id has one registry row");
 _Static_assert(sizeof(flow_record) % 8 == 0, "flow_record has no tail padding");
+_Static_assert(FLOW_FIELD_MAX_ID <= 63, "field masks are 64-bit");
 
 const flow_field *flow_field_by_id(unsigned id)
 {

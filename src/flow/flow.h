@@ -62,22 +62,30 @@ typedef struct flow_record {
     uint64_t bytes;         /* layer-3 bytes, scaled by sampling */
     uint64_t src_mac;       /* source MAC (low 48 bits) */
     uint64_t dst_mac;       /* destination MAC (low 48 bits) */
+    uint64_t received_ms;   /* when the collector received the export packet */
     uint8_t src_addr[16];   /* source address (IPv4-mapped when family 4) */
     uint8_t dst_addr[16];   /* destination address */
     uint8_t next_hop[16];   /* IP next hop */
     uint8_t bgp_next_hop[16]; /* BGP next hop */
     uint8_t exporter[16];   /* address the export packet came from */
+    uint8_t nat_src_addr[16]; /* source address after NAT (NSEL/NEL, IPFIX 225/281) */
+    uint8_t nat_dst_addr[16]; /* destination address after NAT (226/282) */
     uint32_t in_if;         /* input interface (SNMP ifIndex) */
     uint32_t out_if;        /* output interface */
     uint32_t src_as;        /* source AS number */
     uint32_t dst_as;        /* destination AS number */
     uint32_t obs_domain;    /* NetFlow v9 source id / IPFIX observation domain / sFlow sub-agent */
     uint32_t sampling;      /* sampling interval applied to the counters (>= 1) */
+    uint32_t mpls[10];      /* MPLS label stack entries, top first, as on the wire:
+                             * label << 4 | exp << 1 | bottom-of-stack; 0 = none */
+    uint32_t app_id;        /* application id (IPFIX 95): engine << 24 | selector */
     uint16_t src_port;      /* source port (0 when the protocol has none) */
     uint16_t dst_port;      /* destination port (ICMP: type*256+code, as nfdump) */
     uint16_t src_vlan;      /* source VLAN id */
     uint16_t dst_vlan;      /* destination VLAN id */
     uint16_t flags;         /* FLOW_F_* bits */
+    uint16_t nat_src_port;  /* source port after NAPT (227) */
+    uint16_t nat_dst_port;  /* destination port after NAPT (228) */
     uint8_t family;         /* 4 or 6 */
     uint8_t proto;          /* IP protocol number */
     uint8_t tcp_flags;      /* cumulative TCP flags (FIN=0x01 ... CWR=0x80) */
@@ -91,7 +99,7 @@ typedef struct flow_record {
     uint8_t engine_type;    /* NetFlow v5 engine type */
     uint8_t engine_id;      /* NetFlow v5 engine id */
     uint8_t exporter_proto; /* FLOW_PROTO_* */
-    uint8_t pad_;           /* zero; keeps the size a multiple of 8 */
+    uint8_t fw_event;       /* firewall event (IPFIX 233 / NSEL 40005) */
 } flow_record;
 
 /* Value types of fields; the width of each is in the registry. */
@@ -139,7 +147,16 @@ typedef enum flow_field_id {
     FLOW_FIELD_FLAGS = 33,
     FLOW_FIELD_FWD_STATUS = 34,
     FLOW_FIELD_EXPORTER_PROTO = 35,
-    FLOW_FIELD_MAX_ID = 35, /* highest id in use */
+    FLOW_FIELD_MPLS1 = 36, /* ... FLOW_FIELD_MPLS1 + 9: the ten label stack entries */
+    FLOW_FIELD_MPLS10 = 45,
+    FLOW_FIELD_NAT_SRC_ADDR = 46,
+    FLOW_FIELD_NAT_DST_ADDR = 47,
+    FLOW_FIELD_NAT_SRC_PORT = 48,
+    FLOW_FIELD_NAT_DST_PORT = 49,
+    FLOW_FIELD_FW_EVENT = 50,
+    FLOW_FIELD_APP_ID = 51,
+    FLOW_FIELD_RECEIVED = 52,
+    FLOW_FIELD_MAX_ID = 52, /* highest id in use; at most 63 (field masks are 64-bit) */
 } flow_field_id;
 
 typedef struct flow_field {

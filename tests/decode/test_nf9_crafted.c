@@ -263,6 +263,91 @@ static void test_ipfix_varlen_enterprise_reverse_times(void **state)
     assert_int_equal(t.biflow_records, 1);
 }
 
+/* MPLS label stack, NAT addresses and ports, firewall event, application id
+ * (IPFIX), and the same NAT/event elements in their Cisco NSEL v9 form. */
+static void test_mpls_nat_event_application(void **state)
+{
+    (void)state;
+    msg m;
+    sink s;
+    ipfix_begin(&m, 0, 6);
+    set_begin(&m, 2);
+    put16(&m, 401), put16(&m, 11);
+    field(&m, 8, 4, 0), field(&m, 12, 4, 0), field(&m, 70, 3, 0), field(&m, 71, 3, 0);
+    field(&m, 225, 4, 0), field(&m, 226, 4, 0), field(&m, 227, 2, 0), field(&m, 228, 2, 0);
+    field(&m, 233, 1, 0), field(&m, 95, 0xffff, 0), field(&m, 2, 4, 0);
+    set_end(&m);
+    set_begin(&m, 401);
+    put32(&m, 0x0a000001), put32(&m, 0x0a000002);
+    put8(&m, 0x01), put16(&m, 0x2340);        /* label 0x1234, exp 0, not bottom */
+    put8(&m, 0x00), put16(&m, 0x1001);        /* label 0x100, bottom of stack */
+    put32(&m, 0xc6336401), put32(&m, 0xcb007102);
+    put16(&m, 40000), put16(&m, 443);
+    put8(&m, 2);                              /* flow deleted */
+    put8(&m, 4), put8(&m, 13), putn(&m, "\x00\x01\x50", 3); /* varlen 4: engine 13, selector 0x150 */
+    put32(&m, 9);
+    set_end(&m);
+    assert_int_equal(run(&m, &s), CF_OK);
+    assert_int_equal(s.n, 1);
+    const flow_record *r = &s.recs[0];
+    assert_int_equal(r->mpls[0], 0x012340);
+    assert_int_equal(r->mpls[1], 0x001001);
+    assert_int_equal(r->mpls[2], 0);
+    assert_true(flow_addr_is_v4(r->nat_src_addr));
+    assert_int_equal(flow_addr_v4(r->nat_src_addr), 0xc6336401);
+    assert_int_equal(flow_addr_v4(r->nat_dst_addr), 0xcb007102);
+    assert_int_equal(r->nat_src_port, 40000);
+    assert_int_equal(r->nat_dst_port, 443);
+    assert_int_equal(r->fw_event, 2);
+    assert_int_equal(r->app_id, (13u << 24) | 0x150);
+    assert_int_equal(r->packets, 9);
+
+    /* NSEL in NetFlow v9: xlate addresses 40001/40002, ports 40003/40004, event 40005 */
+    v9_begin(&m, 2, 100000, 0, 7);
+    set_begin(&m, 0);
+    put16(&m, 300), put16(&m, 6);
+    field(&m, 8, 4, 0), field(&m, 40001, 4, 0), field(&m, 40002, 4, 0);
+    field(&m, 40003, 2, 0), field(&m, 40004, 2, 0), field(&m, 40005, 1, 0);
+    set_end(&m);
+    set_begin(&m, 300);
+    put32(&m, 0x0a000003), put32(&m, 0xc6336402), put32(&m, 0xcb007103);
+    put16(&m, 1024), put16(&m, 80), put8(&m, 3);
+    set_end(&m);
+    assert_int_equal(run(&m, &s), CF_OK);
+    assert_int_equal(s.n, 1);
+    r = &s.recs[0];
+    assert_int_equal(flow_addr_v4(r->nat_src_addr), 0xc6336402);
+    assert_int_equal(flow_addr_v4(r->nat_dst_addr), 0xcb007103);
+    assert_int_equal(r->nat_src_port, 1024);
+    assert_int_equal(r->nat_dst_port, 80);
+    assert_int_equal(r->fw_event, 3);
+}
+
+/* softflowd's IPFIX: flowStart/EndSysUpTime from before systemInitTime, sent
+ * as negative 32-bit offsets (e.g. 0xfffffc18 = -1000 ms). */
+static void test_ipfix_negative_uptime_offsets(void **state)
+{
+    (void)state;
+    msg m;
+    sink s;
+    ipfix_begin(&m, 0, 8);
+    set_begin(&m, 2);
+    put16(&m, 402), put16(&m, 5);
+    field(&m, 8, 4, 0), field(&m, 160, 8, 0), field(&m, 22, 4, 0), field(&m, 21, 4, 0);
+    field(&m, 2, 4, 0);
+    set_end(&m);
+    set_begin(&m, 402);
+    uint64_t init_ms = (uint64_t)(T_SECS - 10) * 1000u;
+    put32(&m, 0x0a000001), put64(&m, init_ms);
+    put32(&m, 0xfffffc18u), put32(&m, 0xfffffe0cu); /* -1000 ms, -500 ms */
+    put32(&m, 1);
+    set_end(&m);
+    assert_int_equal(run(&m, &s), CF_OK);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.recs[0].first_ms, init_ms - 1000);
+    assert_int_equal(s.recs[0].last_ms, init_ms - 500);
+}
+
 /* One IPFIX record through a one-field-plus-counters template with the
  * time elements given; returns the record. */
 static flow_record ipfix_times(uint16_t tid, const uint16_t *ids, const uint16_t *lens,
@@ -711,6 +796,8 @@ int main(void)
         T(test_pending_expiry_and_overflow),
         T(test_sequence_accounting),
         T(test_templates_save_load),
+        T(test_mpls_nat_event_application),
+        T(test_ipfix_negative_uptime_offsets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
