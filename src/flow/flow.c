@@ -13,7 +13,7 @@
 #define MPLS(n)                                                                                    \
     {FLOW_FIELD_MPLS1 + (n) - 1, "mpls" #n, FLOW_T_UINT, sizeof(uint32_t),                         \
      offsetof(flow_record, mpls) + ((n) - 1) * sizeof(uint32_t),                                   \
-     "MPLS label stack entry " #n " (label << 4 | exp << 1 | bottom of stack)"}
+     "MPLS label stack entry " #n ": label * 16 + exp * 2 + bottom-of-stack bit"}
 
 const flow_field flow_fields[] = {
     F(FIRST, "first", FLOW_T_TIME, first_ms, "time of the first packet of the flow (ms, UTC)"),
@@ -59,7 +59,7 @@ const flow_field flow_fields[] = {
     F(NAT_SRC_PORT, "nat_src_port", FLOW_T_UINT, nat_src_port, "source port after NAPT"),
     F(NAT_DST_PORT, "nat_dst_port", FLOW_T_UINT, nat_dst_port, "destination port after NAPT"),
     F(FW_EVENT, "fw_event", FLOW_T_UINT, fw_event, "firewall event (1 created, 2 deleted, 3 denied, ...)"),
-    F(APP_ID, "app_id", FLOW_T_UINT, app_id, "application id: classification engine << 24 | selector"),
+    F(APP_ID, "app_id", FLOW_T_UINT, app_id, "application id: classification engine * 2^24 + selector"),
     F(RECEIVED, "received", FLOW_T_TIME, received_ms, "time the collector received the export packet"),
 };
 

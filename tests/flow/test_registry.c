@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -80,6 +82,27 @@ static void test_addresses(void **state)
     assert_int_equal(flow_addr_parse("10.1.2", a, &fam), CF_ERR_USAGE);
 }
 
+/* docs/FIELDS.md lists every field of the registry, with its id. */
+static void test_fields_doc_is_complete(void **state)
+{
+    (void)state;
+    const char *src = getenv("CF_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/docs/FIELDS.md", src ? src : ".");
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    static char doc[65536];
+    size_t n = fread(doc, 1, sizeof(doc) - 1, f);
+    fclose(f);
+    doc[n] = '\0';
+    for (size_t i = 0; i < flow_n_fields; i++) {
+        char row[128];
+        snprintf(row, sizeof(row), "| %u | `%s` |", flow_fields[i].id, flow_fields[i].name);
+        if (!strstr(doc, row))
+            fail_msg("docs/FIELDS.md has no row \"%s\"", row);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -87,6 +110,7 @@ int main(void)
         cmocka_unit_test(test_fields_cover_the_record),
         cmocka_unit_test(test_get_set_uint),
         cmocka_unit_test(test_addresses),
+        cmocka_unit_test(test_fields_doc_is_complete),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
