@@ -70,8 +70,9 @@ static void usage(FILE *out)
             "  --print-config                     print the effective configuration and exit\n"
             "  --help                             this text\n"
             "nfcapd aliases: -p PORT, -b ADDR (listen on ADDR:PORT), -w DIR (--data),\n"
-            "  -B BYTES (--rcvbuf), -t SECONDS (--rotate)\n"
-            "SIGTERM or SIGINT: stop, write every buffered record, close the segments, exit 0.\n",
+            "  -B BYTES (--rcvbuf), -t SECONDS (--rotate), -R HOST/PORT (--forward)\n"
+            "SIGTERM or SIGINT: stop, write every buffered record, close the segments, exit 0.\n"
+            "SIGHUP: re-read --config FILE; log-level and allow apply at once, other keys at restart.\n",
             DEMO_RATE);
 }
 
@@ -100,7 +101,7 @@ static int parse_args(int argc, char **argv, collect_args *a)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":p:b:w:B:t:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:b:w:B:t:R:h", longopts, NULL)) != -1) {
         int rc = 0;
         switch (c) {
         case OPT_CONFIG: a->config_file = optarg; break;
@@ -113,6 +114,7 @@ static int parse_args(int argc, char **argv, collect_args *a)
         case 'w': rc = add_value(a, "data", optarg); break;
         case 'B': rc = add_value(a, "rcvbuf", optarg); break;
         case 't': rc = add_value(a, "rotate", optarg); break;
+        case 'R': rc = add_value(a, "forward", optarg); break;
         case ':':
             fprintf(stderr, "cloudflow collect: option '%s' needs a value\n", argv[optind - 1]);
             return CF_EXIT_USAGE;
@@ -232,10 +234,54 @@ static int real_exporter_seen(collect_pipeline *p)
     return seen;
 }
 
-/* Blocks until SIGTERM or SIGINT (SIGHUP is logged and ignored for now).
+/* The allow-list of cfg (*out NULL: everyone).  0, or 2 with a message. */
+static int make_allow(const collect_config *cfg, collect_acl **out)
+{
+    char err[256];
+    const char *v[COLLECT_MAX_LIST];
+    *out = NULL;
+    if (cfg->allow.n == 0)
+        return 0;
+    for (size_t i = 0; i < cfg->allow.n; i++)
+        v[i] = cfg->allow.v[i];
+    if (collect_acl_parse(v, cfg->allow.n, out, err, sizeof(err)) != CF_OK) {
+        CF_ERROR("%s", err);
+        return CF_EXIT_USAGE;
+    }
+    return 0;
+}
+
+/* SIGHUP: reads the configuration again (defaults, file, command line) and
+ * applies what can change while running, without stopping the receive
+ * threads: log-level and the allow-list.  Other keys are compared and
+ * reported as needing a restart.  A bad file changes nothing. */
+static void reload_config(const collect_args *a, const collect_config *running, collect_listener *l)
+{
+    collect_config *cfg = malloc(sizeof(*cfg));
+    collect_acl *acl = NULL;
+    if (!cfg || build_config(a, cfg) != 0 || make_allow(cfg, &acl) != 0) {
+        CF_ERROR("SIGHUP: configuration not reloaded (see above); the running one stays");
+        free(cfg);
+        return;
+    }
+    cf_log_set_level(cfg->log_level);
+    collect_listener_set_allow(l, acl);
+    CF_INFO("SIGHUP: configuration reloaded: log-level and allow-list (%zu entries) applied", cfg->allow.n);
+    if (cfg->n_listen != running->n_listen || memcmp(cfg->listen, running->listen, sizeof(cfg->listen)) != 0 ||
+        strcmp(cfg->data_dir, running->data_dir) != 0 || cfg->receive_threads != running->receive_threads ||
+        memcmp(&cfg->forward, &running->forward, sizeof(cfg->forward)) != 0 ||
+        memcmp(&cfg->tcp_listen, &running->tcp_listen, sizeof(cfg->tcp_listen)) != 0 ||
+        cfg->rotate_s != running->rotate_s || cfg->compress != running->compress || cfg->rcvbuf != running->rcvbuf)
+        CF_WARN("SIGHUP: listen, tcp-listen, forward, receive-threads, data, rotate, compress and rcvbuf "
+                "changes take effect only after a restart");
+    free(cfg);
+}
+
+/* Blocks until SIGTERM or SIGINT; SIGHUP reloads (reload_config).
  * While the demo exporter runs, checks every second whether a real exporter
  * (any exporter besides the demo) has appeared, and then stops the demo. */
-static void wait_for_signal(const sigset_t *set, collect_pipeline *p, demo_sender *demo)
+static void wait_for_signal(const sigset_t *set, collect_pipeline *p, demo_sender *demo, collect_listener *l,
+                            const collect_args *a, const collect_config *cfg)
 {
     for (;;) {
         struct timespec one_second = {1, 0};
@@ -248,7 +294,7 @@ static void wait_for_signal(const sigset_t *set, collect_pipeline *p, demo_sende
             continue;
         }
         if (sig == SIGHUP) {
-            CF_WARN("SIGHUP: configuration reload is not supported yet; ignored");
+            reload_config(a, cfg, l);
             continue;
         }
         CF_INFO("%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -256,7 +302,28 @@ static void wait_for_signal(const sigset_t *set, collect_pipeline *p, demo_sende
     }
 }
 
-static int run_collector(const collect_config *cfg, int demo)
+/* Listener options of cfg; the string arrays are filled in the caller's storage. */
+static void listener_options(const collect_config *cfg, collect_listener_options *lo, const char **addrs,
+                             const char **fwd, const char **tcp)
+{
+    collect_listener_options_default(lo);
+    for (size_t i = 0; i < cfg->n_listen; i++)
+        addrs[i] = cfg->listen[i];
+    for (size_t i = 0; i < cfg->forward.n; i++)
+        fwd[i] = cfg->forward.v[i];
+    for (size_t i = 0; i < cfg->tcp_listen.n; i++)
+        tcp[i] = cfg->tcp_listen.v[i];
+    lo->addrs = addrs;
+    lo->n_addrs = cfg->n_listen;
+    lo->rcvbuf = cfg->rcvbuf;
+    lo->threads = (uint32_t)cfg->receive_threads;
+    lo->forward = fwd;
+    lo->n_forward = cfg->forward.n;
+    lo->tcp = tcp;
+    lo->n_tcp = cfg->tcp_listen.n;
+}
+
+static int run_collector(const collect_config *cfg, const collect_args *a)
 {
     char err[1200];
     collect_pipeline_options po;
@@ -267,6 +334,10 @@ static int run_collector(const collect_config *cfg, int demo)
     po.store.codec = cfg->compress;
     po.max_exporters = (uint32_t)cfg->max_exporters;
     po.queue_size = (uint32_t)cfg->queue_size;
+    po.decode.max_templates = (uint32_t)cfg->max_templates;
+    po.decode.max_fields = (uint32_t)cfg->max_template_fields;
+    po.decode.pending_max_bytes = (uint32_t)cfg->template_pending_bytes;
+    po.decode.pending_max_ms = (uint32_t)cfg->template_pending_ms;
 
     /* signals are taken by sigwait() in this thread only: block them first,
      * so every thread started below inherits the mask */
@@ -277,12 +348,14 @@ static int run_collector(const collect_config *cfg, int demo)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    const char *addrs[COLLECT_MAX_LISTEN];
-    for (size_t i = 0; i < cfg->n_listen; i++)
-        addrs[i] = cfg->listen[i];
+    const char *addrs[COLLECT_MAX_LISTEN], *fwd[COLLECT_MAX_LIST], *tcp[COLLECT_MAX_LIST];
+    collect_listener_options lo;
+    listener_options(cfg, &lo, addrs, fwd, tcp);
+    if (make_allow(cfg, &lo.allow) != 0)
+        return CF_EXIT_USAGE;
     collect_listener *l = NULL;
     collect_pipeline *p = NULL;
-    cf_err e = collect_listener_open(addrs, cfg->n_listen, cfg->rcvbuf, &l, err, sizeof(err));
+    cf_err e = collect_listener_open_opts(&lo, &l, err, sizeof(err));
     if (e) {
         CF_ERROR("%s", err);
         return e == CF_ERR_USAGE ? CF_EXIT_USAGE : CF_EXIT_FAIL;
@@ -302,11 +375,19 @@ static int run_collector(const collect_config *cfg, int demo)
     } else {
         demo_sender sender;
         memset(&sender, 0, sizeof(sender));
-        if (demo)
+        if (a->demo)
             demo_start(&sender, l);
-        wait_for_signal(&set, p, &sender);
+        wait_for_signal(&set, p, &sender, l, a, cfg);
         demo_stop(&sender);
         collect_listener_stop(l);
+        collect_listener_stats ls;
+        collect_listener_get_stats(l, &ls);
+        CF_INFO("listener: %zu sockets, kernel_drops=%llu refused=%llu ring_full_waits=%llu forwarded=%llu "
+                "forward_errors=%llu tcp_connections=%llu tcp_messages=%llu tcp_bad_streams=%llu",
+                ls.n_sockets, (unsigned long long)ls.kernel_drops, (unsigned long long)ls.refused,
+                (unsigned long long)ls.ring_full_waits, (unsigned long long)ls.forwarded,
+                (unsigned long long)ls.forward_errors, (unsigned long long)ls.tcp_connections,
+                (unsigned long long)ls.tcp_messages, (unsigned long long)ls.tcp_bad_streams);
     }
     if (collect_pipeline_close(p, NULL) != CF_OK)
         rc = CF_EXIT_FAIL;
@@ -329,7 +410,7 @@ int cmd_collect(int argc, char **argv)
         collect_config_dump(cfg, stdout);
     else if (!rc) {
         cf_log_set_level(cfg->log_level);
-        rc = run_collector(cfg, a.demo);
+        rc = run_collector(cfg, &a);
     }
     free(cfg);
     return rc;

@@ -17,7 +17,7 @@
 #include "sim/sim.h"
 
 enum { OPT_TO = 1000, OPT_COUNT, OPT_RATE, OPT_SEED, OPT_PROTO, OPT_EXPORTERS, OPT_START, OPT_SPAN, OPT_MAX_TIME,
-       OPT_HELP };
+       OPT_SRC_PORT, OPT_NO_TEMPLATES, OPT_HELP };
 
 static void usage(FILE *out)
 {
@@ -34,6 +34,9 @@ static void usage(FILE *out)
             "                      default: flows end at the current time\n"
             "  --span DURATION     with --start: spread flow end times over this (default 5m)\n"
             "  --max-time SECONDS  stop after this much wall time (default 3600)\n"
+            "  --src-port N        send from UDP source port N (exporter i: N + i); default any\n"
+            "  --no-templates      v9/ipfix: send data sets only, never the templates (as an\n"
+            "                      exporter whose collector restarted between two refreshes)\n"
             "  --help              this text\n"
             "Output: sent flows=N packets=N udp_bytes=N rec_packets=N rec_bytes=N send_errors=N elapsed=S\n",
             sim_encoder_names());
@@ -76,6 +79,7 @@ static int parse_args(int argc, char **argv, sim_send_options *o)
         {"proto", required_argument, NULL, OPT_PROTO}, {"exporters", required_argument, NULL, OPT_EXPORTERS},
         {"start", required_argument, NULL, OPT_START}, {"span", required_argument, NULL, OPT_SPAN},
         {"max-time", required_argument, NULL, OPT_MAX_TIME}, {"help", no_argument, NULL, OPT_HELP},
+        {"src-port", required_argument, NULL, OPT_SRC_PORT}, {"no-templates", no_argument, NULL, OPT_NO_TEMPLATES},
         {NULL, 0, NULL, 0}};
     const char *to = "127.0.0.1:2055";
     uint64_t v, span_s = 300;
@@ -110,6 +114,15 @@ static int parse_args(int argc, char **argv, sim_send_options *o)
             }
             break;
         case OPT_MAX_TIME: bad = parse_double("--max-time", optarg, &o->max_seconds); break;
+        case OPT_SRC_PORT:
+            bad = parse_u64("--src-port", optarg, &v);
+            if (!bad && (v < 1 || v > 65535)) {
+                fprintf(stderr, "cloudflow send: --src-port: must be 1..65535\n");
+                bad = 1;
+            }
+            o->src_port = (uint16_t)v;
+            break;
+        case OPT_NO_TEMPLATES: o->no_templates = 1; break;
         case OPT_HELP:
         case 'h': usage(stdout); return -1;
         case ':':

@@ -42,6 +42,34 @@ static void print_malformed(const uint64_t *m)
     printf("\n");
 }
 
+/* The v9/IPFIX and sFlow counters worth a look, printed when non-zero. */
+static void print_decoder(const decode_tpl_stats *x, const decode_sflow_stats *f)
+{
+    const struct {
+        const char *name;
+        uint64_t v;
+    } rows[] = {
+        {"templates", x->templates_added + x->templates_replaced},
+        {"templates refused", x->refused_full + x->refused_fields},
+        {"bad templates", x->bad_template + x->bad_template_id + x->bad_set_id},
+        {"bad data sets", x->bad_data_sets},
+        {"data before template", x->unknown_template},
+        {"  decoded later", x->pending_decoded},
+        {"  expired", x->pending_expired},
+        {"  no room", x->pending_overflow},
+        {"sampling unknown", x->sampling_unknown},
+        {"enterprise fields", x->enterprise_fields},
+        {"biflow records", x->biflow_records},
+        {"sflow datagrams", f->datagrams},
+        {"sflow counter samples", f->counter_samples},
+        {"sflow agent drops", f->drops},
+        {"sflow unknown", f->unknown_samples + f->unknown_records},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+        if (rows[i].v)
+            printf("  %-22s %" PRIu64 "\n", rows[i].name, rows[i].v);
+}
+
 static void print_pretty(const collect_snapshot *s)
 {
     const collect_totals *t = &s->totals;
@@ -66,10 +94,15 @@ static void print_pretty(const collect_snapshot *s)
         {"store lost", t->store_lost},
         {"store write errors", t->store_write_errors},
         {"segments closed", t->store_segments_closed},
+        {"templates loaded", t->templates_loaded},
+        {"template file errors", t->templates_load_errors + t->templates_save_errors},
+        {"counters stored", t->counters_stored},
+        {"counters dropped", t->counters_queue_drops + t->counters_lost},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         printf("  %-22s %" PRIu64 "\n", rows[i].name, rows[i].v);
     print_malformed(t->malformed);
+    print_decoder(&t->tpl, &t->sflow);
     for (size_t i = 0; i < s->n_exporters; i++) {
         const collect_exporter_stats *e = &s->exporters[i];
         char name[80], seen[32];
@@ -79,6 +112,7 @@ static void print_pretty(const collect_snapshot *s)
         printf("  %-22s %" PRIu64 "\n  %-22s %" PRIu64 "\n  %-22s %" PRIu64 "\n  %-22s %" PRIu64 "\n", "packets",
                e->s.packets, "bytes", e->s.bytes, "records", e->s.records, "lost by sequence", e->s.lost);
         print_malformed(e->s.malformed);
+        print_decoder(&e->tpl, &e->sflow);
     }
 }
 

@@ -17,5 +17,6 @@ int cmd_query(int argc, char **argv);   /* cmd_query.c: nfdump-style queries */
 int cmd_send(int argc, char **argv);    /* cmd_send.c: simulated exporter */
 int cmd_import(int argc, char **argv);  /* cmd_import.c: pcap -> store */
 int cmd_stats(int argc, char **argv);   /* cmd_stats.c: collector statistics */
+int cmd_counters(int argc, char **argv); /* cmd_counters.c: sFlow interface counter rates */
 
 #endif

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"send", cmd_send, "simulate an exporter: send generated flows to a collector"},
     {"import", cmd_import, "decode the export packets of a pcap file into the store"},
     {"stats", cmd_stats, "print the statistics of a collector (DATADIR/stats.tsv)"},
+    {"counters", cmd_counters, "print sFlow interface counters as time series of rates"},
 };
 
 static void usage(FILE *out)

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "collect/acl.h"
+#include "collect/forward.h"
 #include "collect/listener.h"
 #include "core/timeutil.h"
 
@@ -30,6 +32,22 @@ const collect_option collect_options[] = {
         "exporters (address + source port) tracked; packets of more are dropped and counted"),
     OPT("queue-size", COLLECT_T_UINT, queue_size, "128", 1, 100000, "N",
         "batches of 1024 records queued for the writer; when full, batches are dropped and counted"),
+    OPT("max-templates", COLLECT_T_UINT, max_templates, "512", 1, 65536, "N",
+        "v9/IPFIX templates kept per exporter; further ones are refused and counted"),
+    OPT("max-template-fields", COLLECT_T_UINT, max_template_fields, "128", 1, 65535, "N",
+        "fields per v9/IPFIX template; longer templates are refused and counted"),
+    OPT("template-pending-bytes", COLLECT_T_SIZE, template_pending_bytes, "64k", 1, UINT64_C(1) << 30, "BYTES",
+        "data sets kept per exporter while their template is unknown (k/M/G suffixes)"),
+    OPT("template-pending-ms", COLLECT_T_UINT, template_pending_ms, "600000", 1, 86400000, "MS",
+        "how long such data sets wait for their template before they are dropped and counted"),
+    OPT("receive-threads", COLLECT_T_UINT, receive_threads, "0", 0, 64, "N",
+        "UDP receive threads, each with its own SO_REUSEPORT socket per address (0 = number of cores)"),
+    OPT("forward", COLLECT_T_LIST, forward, "", 0, 0, "HOST/PORT",
+        "also send every datagram received, unchanged, to this collector (repeatable; nfcapd -R)"),
+    OPT("tcp-listen", COLLECT_T_LIST, tcp_listen, "", 0, 0, "[ADDR]:PORT",
+        "receive IPFIX over TCP on this address (repeatable; port 4739 when omitted)"),
+    OPT("allow", COLLECT_T_LIST, allow, "", 0, 0, "ADDR[/LEN]",
+        "accept export packets only from these exporters (repeatable); others are counted as refused"),
 };
 
 const size_t collect_n_options = sizeof(collect_options) / sizeof(collect_options[0]);
@@ -132,6 +150,41 @@ static cf_err set_listen(collect_config *c, const collect_option *o, const char 
     return CF_OK;
 }
 
+/* A value of a COLLECT_T_LIST key, checked by key; a later origin
+ * replaces the values of an earlier one.  An empty default is no value. */
+static cf_err set_list(collect_config *c, const collect_option *o, const char *value, collect_origin origin,
+                       char *errbuf, size_t errlen)
+{
+    collect_list *l = member(c, o);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (origin == COLLECT_ORIGIN_DEFAULT && !*value) {
+        l->n = 0;
+        l->origin = origin;
+        return CF_OK;
+    }
+    bool ok = strlen(value) < COLLECT_ADDR_LEN;
+    if (ok && strcmp(o->key, "forward") == 0)
+        ok = collect_forward_parse(value, &ss, &len) == CF_OK;
+    else if (ok && strcmp(o->key, "tcp-listen") == 0)
+        ok = collect_addr_parse(value, 4739, &ss, &len) == CF_OK;
+    else if (ok)
+        ok = collect_acl_check(value) == CF_OK;
+    if (!ok) {
+        snprintf(errbuf, errlen, "key '%s': '%s' is not a valid %s", o->key, value, o->arg);
+        return CF_ERR_USAGE;
+    }
+    size_t n = l->origin == origin ? l->n : 0;
+    if (n == COLLECT_MAX_LIST) {
+        snprintf(errbuf, errlen, "key '%s': more than %d values", o->key, COLLECT_MAX_LIST);
+        return CF_ERR_FULL;
+    }
+    snprintf(l->v[n], COLLECT_ADDR_LEN, "%s", value);
+    l->n = n + 1;
+    l->origin = origin;
+    return CF_OK;
+}
+
 cf_err collect_config_set(collect_config *c, const char *key, const char *value, collect_origin origin,
                           char *errbuf, size_t errlen)
 {
@@ -145,6 +198,8 @@ cf_err collect_config_set(collect_config *c, const char *key, const char *value,
     switch (o->type) {
     case COLLECT_T_LISTEN:
         return set_listen(c, o, value, origin, errbuf, errlen);
+    case COLLECT_T_LIST:
+        return set_list(c, o, value, origin, errbuf, errlen);
     case COLLECT_T_PATH:
         if (!*value || strlen(value) >= COLLECT_PATH_LEN) {
             snprintf(errbuf, errlen, "key '%s': path is empty or too long", o->key);
@@ -302,4 +357,14 @@ void collect_config_dump(const collect_config *c, FILE *out)
     fprintf(out, "log-level = %s\n", levels[c->log_level]);
     fprintf(out, "max-exporters = %llu\n", (unsigned long long)c->max_exporters);
     fprintf(out, "queue-size = %llu\n", (unsigned long long)c->queue_size);
+    fprintf(out, "max-templates = %llu\n", (unsigned long long)c->max_templates);
+    fprintf(out, "max-template-fields = %llu\n", (unsigned long long)c->max_template_fields);
+    fprintf(out, "template-pending-bytes = %llu\n", (unsigned long long)c->template_pending_bytes);
+    fprintf(out, "template-pending-ms = %llu\n", (unsigned long long)c->template_pending_ms);
+    fprintf(out, "receive-threads = %llu\n", (unsigned long long)c->receive_threads);
+    const collect_list *lists[] = {&c->forward, &c->tcp_listen, &c->allow};
+    const char *const names[] = {"forward", "tcp-listen", "allow"};
+    for (size_t k = 0; k < 3; k++)
+        for (size_t i = 0; i < lists[k]->n; i++)
+            fprintf(out, "%s = %s\n", names[k], lists[k]->v[i]);
 }

@@ -42,6 +42,14 @@ typedef enum collect_origin {
     COLLECT_ORIGIN_CLI = 2,
 } collect_origin;
 
+/* A repeatable key's values (forward, tcp-listen, allow); validated. */
+#define COLLECT_MAX_LIST 16
+typedef struct collect_list {
+    char v[COLLECT_MAX_LIST][COLLECT_ADDR_LEN];
+    size_t n;
+    collect_origin origin; /* origin of the values */
+} collect_list;
+
 typedef struct collect_config {
     char listen[COLLECT_MAX_LISTEN][COLLECT_ADDR_LEN]; /* [ADDR]:PORT, validated */
     size_t n_listen;
@@ -54,6 +62,14 @@ typedef struct collect_config {
     cf_log_level log_level;           /* lines above are not logged */
     uint64_t max_exporters;           /* exporter table bound */
     uint64_t queue_size;              /* writer queue, in batches of 1024 records */
+    uint64_t max_templates;           /* v9/IPFIX templates per exporter */
+    uint64_t max_template_fields;     /* fields per template */
+    uint64_t template_pending_bytes;  /* data sets kept per exporter while their template is unknown */
+    uint64_t template_pending_ms;     /* ... and how long, ms */
+    uint64_t receive_threads;         /* UDP receive threads (SO_REUSEPORT sockets per address); 0: cores */
+    collect_list forward;             /* forward targets HOST/PORT */
+    collect_list tcp_listen;          /* IPFIX-over-TCP listen addresses */
+    collect_list allow;               /* exporter allow-list (empty: everyone) */
 } collect_config;
 
 typedef enum collect_opt_type {
@@ -64,6 +80,7 @@ typedef enum collect_opt_type {
     COLLECT_T_UINT = 5,     /* a decimal integer */
     COLLECT_T_CODEC = 6,    /* lz4 | zstd | none */
     COLLECT_T_LOGLEVEL = 7, /* error | warn | info | debug */
+    COLLECT_T_LIST = 8,     /* repeatable text values (collect_list), checked by key */
 } collect_opt_type;
 
 typedef struct collect_option {

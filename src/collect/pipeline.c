@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "collect/ctrsink.h"
+#include "collect/tplstore.h"
 #include "core/log.h"
 #include "core/timeutil.h"
 #include "decode/decode.h"
@@ -31,10 +33,14 @@ typedef struct pipe_batch {
     flow_record recs[];
 } pipe_batch;
 
+#define PIPE_TPL_SWEEP_MS 1000   /* producer looks for unsaved template changes this often */
+
 /* One exporter: the decoder's state plus where its records go. */
 typedef struct pipe_exporter {
     decode_exporter dx;
     uint32_t source;
+    collect_tpl_mark tplmark;      /* template save state (tplstore.h) */
+    struct collect_pipeline *pipe; /* for the counter sink */
 } pipe_exporter;
 
 /* Counters written by the producer thread only; read by any thread. */
@@ -49,6 +55,7 @@ typedef struct pipe_counters {
 } pipe_counters;
 
 struct collect_pipeline {
+    uint64_t recv_ms;         /* receive time of the packet being decoded (producer) */
     collect_pipeline_options opt;
     char *data_dir;
     char *stats_path;
@@ -77,7 +84,13 @@ struct collect_pipeline {
     pipe_batch **free_list;   /* queue_size + 2 slots */
     size_t n_free;
     int stopping;
+    int stalled;              /* the last full_wait_ms wait timed out */
     store_writer_stats store_stats; /* last copy made by the writer thread */
+
+    /* templates (tplstore.h) and interface counters (ctrsink.h); NULL when off */
+    collect_tplstore *tpl;
+    collect_ctrsink *ctr;
+    uint64_t tpl_sweep_mono; /* producer: last sweep for unsaved template changes */
 
     /* writer thread */
     store_writer *stores[PIPE_N_SOURCES];
@@ -85,6 +98,8 @@ struct collect_pipeline {
     int writer_started;
     cf_err close_err;          /* first error of store_writer_close */
 };
+
+static void sweep_templates(collect_pipeline *p, int force);
 
 void collect_pipeline_options_default(collect_pipeline_options *o)
 {
@@ -96,6 +111,10 @@ void collect_pipeline_options_default(collect_pipeline_options *o)
     o->stats_interval_ms = 10000;
     o->log_interval_ms = 60000;
     o->write_stats_file = 1;
+    o->full_wait_ms = 1000;
+    decode_config_default(&o->decode);
+    o->persist_templates = 1;
+    o->store_counters = 1;
 }
 
 /* mkdir -p; 0 or -1 with errno. */
@@ -146,6 +165,27 @@ static void bump(_Atomic uint64_t *v, uint64_t by)
 
 /* ---- snapshot ------------------------------------------------------------ */
 
+/* The template-file and counter-store counters. */
+static void snapshot_extras(collect_pipeline *p, collect_totals *t)
+{
+    if (p->tpl) {
+        collect_tpl_counts tc;
+        collect_tplstore_counts(p->tpl, &tc);
+        t->templates_loaded = tc.loaded;
+        t->templates_load_errors = tc.load_errors;
+        t->templates_saved = tc.saved;
+        t->templates_save_errors = tc.save_errors;
+    }
+    if (p->ctr) {
+        collect_ctr_counts cc;
+        collect_ctrsink_counts(p->ctr, &cc);
+        t->counters_received = cc.received;
+        t->counters_stored = cc.stored;
+        t->counters_queue_drops = cc.queue_drops;
+        t->counters_lost = cc.lost;
+    }
+}
+
 cf_err collect_pipeline_get_snapshot(collect_pipeline *p, collect_snapshot *out)
 {
     size_t n = atomic_load_explicit(&p->n_list, memory_order_acquire);
@@ -178,10 +218,14 @@ cf_err collect_pipeline_get_snapshot(collect_pipeline *p, collect_snapshot *out)
         memcpy(ex[i].addr, e->dx.addr, 16);
         ex[i].port = e->dx.port;
         decode_stats_snapshot(&e->dx, &ex[i].s);
+        decode_tpl_stats_snapshot(&e->dx, &ex[i].tpl);
+        decode_sflow_stats_snapshot(&e->dx, &ex[i].sflow);
+        collect_totals_add(&t, &ex[i]);
         t.lost_sequence += ex[i].s.lost;
         for (int r = 0; r < DECODE_N_REASONS; r++)
             t.malformed[r] += ex[i].s.malformed[r];
     }
+    snapshot_extras(p, &t);
     out->totals = t;
     out->exporters = ex;
     out->n_exporters = n;
@@ -290,6 +334,10 @@ static void *writer_main(void *arg)
             pthread_cond_signal(&p->not_full);
             pthread_mutex_unlock(&p->mu);
         }
+        if (p->ctr)
+            collect_ctrsink_drain(p->ctr);
+        if (p->tpl)
+            collect_tplstore_write_pending(p->tpl);
         now = cf_time_mono_ms();
         if (now - last_tick >= PIPE_TICK_MS) {
             writer_tick(p);
@@ -344,6 +392,18 @@ static void push_batch(collect_pipeline *p)
     pthread_mutex_lock(&p->mu);
     while (p->opt.block_when_full && p->n_queued == p->opt.queue_size)
         pthread_cond_wait(&p->not_full, &p->mu);
+    if (p->n_queued == p->opt.queue_size && p->opt.full_wait_ms && !p->stalled) {
+        /* a burst: wait (bounded) for the writer; the listener's receive
+         * threads keep the socket buffers meanwhile */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)p->opt.full_wait_ms * 1000000u;
+        ts.tv_sec += (time_t)(ns / 1000000000u);
+        ts.tv_nsec = (long)(ns % 1000000000u);
+        while (p->n_queued == p->opt.queue_size && pthread_cond_timedwait(&p->not_full, &p->mu, &ts) == 0)
+            ;
+    }
+    p->stalled = p->n_queued == p->opt.queue_size; /* writer stuck: drop without waiting until it moves */
     if (p->n_queued == p->opt.queue_size) {
         pthread_mutex_unlock(&p->mu);
         bump(&p->c.queue_drop_batches, 1);
@@ -366,6 +426,7 @@ void collect_pipeline_push(collect_pipeline *p) { push_batch(p); }
 
 int collect_pipeline_push_aged(collect_pipeline *p, uint32_t max_age_ms)
 {
+    sweep_templates(p, 0);
     if (p->cur->n == 0)
         return -1;
     uint64_t age = cf_time_mono_ms() - p->cur->first_mono_ms;
@@ -382,7 +443,9 @@ static void emit_record(void *ctx, const flow_record *rec)
         push_batch(p);
     if (p->cur->n == 0)
         p->cur->first_mono_ms = cf_time_mono_ms();
-    p->cur->recs[p->cur->n++] = *rec;
+    flow_record *r = &p->cur->recs[p->cur->n++];
+    *r = *rec;
+    r->received_ms = p->recv_ms;
 }
 
 static size_t hash_key(const uint8_t addr[16], uint16_t port)
@@ -392,6 +455,26 @@ static size_t hash_key(const uint8_t addr[16], uint16_t port)
         h = (h ^ addr[i]) * UINT64_C(1099511628211);
     h = (h ^ port) * UINT64_C(1099511628211);
     return (size_t)(h ^ (h >> 29));
+}
+
+/* decode_counter_fn of every exporter: queues the sample for the writer. */
+static void counter_sink(void *ctx, const decode_counters *c)
+{
+    pipe_exporter *e = ctx;
+    collect_ctrsink_push(e->pipe->ctr, e->source, c);
+}
+
+/* Queues saves of templates changed since their last save (producer). */
+static void sweep_templates(collect_pipeline *p, int force)
+{
+    uint64_t now = cf_time_mono_ms();
+    if (!p->tpl || (!force && now - p->tpl_sweep_mono < PIPE_TPL_SWEEP_MS))
+        return;
+    p->tpl_sweep_mono = now;
+    size_t n = atomic_load_explicit(&p->n_list, memory_order_relaxed);
+    for (size_t i = 0; i < n; i++)
+        if (collect_tplstore_dirty(&p->list[i]->dx, &p->list[i]->tplmark))
+            collect_tplstore_check(p->tpl, &p->list[i]->dx, &p->list[i]->tplmark, now, force);
 }
 
 static bool same_exporter(const pipe_exporter *e, const uint8_t addr[16], uint16_t port)
@@ -417,7 +500,13 @@ static pipe_exporter *find_exporter(collect_pipeline *p, const uint8_t addr[16],
     if (!e)
         return NULL;
     decode_exporter_init(&e->dx, addr, port);
+    decode_exporter_set_config(&e->dx, &p->opt.decode);
     e->source = 0;
+    e->pipe = p;
+    if (p->ctr)
+        decode_set_counter_sink(&e->dx, counter_sink, e);
+    if (p->tpl)
+        collect_tplstore_first_seen(p->tpl, &e->dx, &e->tplmark);
     p->index[i] = e;
     p->list[n] = e;
     atomic_store_explicit(&p->n_list, n + 1, memory_order_release);
@@ -447,8 +536,11 @@ void collect_pipeline_packet(collect_pipeline *p, const uint8_t addr[16], uint16
     uint64_t before = e->dx.stats.records;
     /* a bad packet is counted by reason in e->dx.stats and logged (rate
      * limited) by the decoder itself */
+    p->recv_ms = recv_ms;
     (void)decode_packet(&e->dx, buf, len, recv_ms, emit_record, p);
     bump(&p->c.records, e->dx.stats.records - before);
+    if (p->tpl && collect_tplstore_dirty(&e->dx, &e->tplmark))
+        collect_tplstore_check(p->tpl, &e->dx, &e->tplmark, cf_time_mono_ms(), 0);
 }
 
 void collect_pipeline_set_kernel_drops(collect_pipeline *p, uint64_t total)
@@ -478,6 +570,8 @@ static void free_pipeline(collect_pipeline *p)
     free(p->cur);
     for (int i = 0; i < PIPE_N_SOURCES; i++)
         store_writer_close(p->stores[i]);
+    collect_tplstore_close(p->tpl);
+    (void)collect_ctrsink_close(p->ctr);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->not_empty);
     pthread_cond_destroy(&p->not_full);
@@ -522,6 +616,20 @@ static cf_err init_sync(collect_pipeline *p)
     return rc ? CF_ERR_NOMEM : CF_OK;
 }
 
+/* Opens the template files and the counter sink (when asked for). */
+static cf_err open_extras(collect_pipeline *p, char *errbuf, size_t errlen)
+{
+    cf_err err = CF_OK;
+    if (p->opt.persist_templates)
+        err = collect_tplstore_open(p->data_dir, p->opt.max_exporters, &p->opt.decode, &p->tpl, errbuf, errlen);
+    if (!err && p->opt.store_counters) {
+        err = collect_ctrsink_open(p->data_dir, pipe_source_names, PIPE_N_SOURCES, p->opt.block_when_full, &p->ctr);
+        if (err)
+            snprintf(errbuf, errlen, "counter store: %s", cf_err_str(err));
+    }
+    return err;
+}
+
 cf_err collect_pipeline_open(const collect_pipeline_options *o, collect_pipeline **out, char *errbuf,
                              size_t errlen)
 {
@@ -564,6 +672,8 @@ cf_err collect_pipeline_open(const collect_pipeline_options *o, collect_pipeline
         }
         free(dir);
     }
+    if ((err = open_extras(p, errbuf, errlen)) != CF_OK)
+        goto fail;
     publish_store_stats(p);
     if (pthread_create(&p->writer, NULL, writer_main, p) != 0) {
         snprintf(errbuf, errlen, "cannot start the writer thread");
@@ -590,6 +700,15 @@ cf_err collect_pipeline_close(collect_pipeline *p, collect_snapshot *final)
     if (p->writer_started)
         pthread_join(p->writer, NULL);
     cf_err err = p->close_err;
+    /* the producer has stopped: save every template change not saved yet */
+    sweep_templates(p, 1);
+    if (p->tpl)
+        collect_tplstore_write_pending(p->tpl);
+    if (p->ctr) {
+        if (collect_ctrsink_close(p->ctr) != CF_OK && !err)
+            err = CF_ERR_IO;
+        p->ctr = NULL;
+    }
     collect_snapshot s;
     if (collect_pipeline_get_snapshot(p, &s) == CF_OK) {
         if (p->opt.write_stats_file && collect_stats_write(p->stats_path, &s) != CF_OK) {

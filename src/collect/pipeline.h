@@ -15,17 +15,30 @@
  *      writes DATADIR/stats.tsv every stats_interval_ms and logs a stats line
  *      every log_interval_ms.
  *
- * When the queue is full the batch is dropped and counted (queue_drop_*), so
- * the receive loop never blocks -- unless block_when_full is set (import
- * from a file, where waiting is right and nothing must be lost).
+ * When the queue is full the producer (the listener's decode thread, never
+ * a receive thread) waits at most full_wait_ms for room -- a burst then
+ * waits in the socket buffers instead of being lost -- then drops the batch
+ * and counts it (queue_drop_*).  With block_when_full set (import from a
+ * file, where waiting is right and nothing must be lost) it waits as long
+ * as needed.
  *
  * Sources: every exporter maps to a source, a store directory
  * DATADIR/<source>/ with its own store_writer.  Today every exporter maps to
  * source 0, "default"; a batch holds records of one source, so mapping
  * exporters to their own sources later only changes the exporter table.
  *
+ * Templates: with persist_templates, every exporter's v9/IPFIX templates are
+ * loaded from DATADIR/.templates/ when it is first seen and saved there
+ * (by the writer thread) when they change, at most every few seconds, and
+ * at close (collect/tplstore.h).
+ *
+ * Interface counters: with store_counters, every exporter's sFlow counter
+ * samples go through a bounded queue (collect/ctrsink.h) to the writer
+ * thread, which appends them to DATADIR/<source>/counters/
+ * (store/counters.h); a full queue drops and counts (counters_queue_drops).
+ *
  * Threads: collect_pipeline_packet() and collect_pipeline_push() are called
- * by ONE producer thread (the receive thread, or import's main thread).
+ * by ONE producer thread (the listener's decode thread, or import's main thread).
  * collect_pipeline_get_snapshot() and collect_pipeline_set_kernel_drops()
  * may be called from any thread.  collect_pipeline_close() is called once,
  * after the producer has stopped.
@@ -49,7 +62,13 @@ typedef struct collect_pipeline_options {
     uint32_t stats_interval_ms; /* stats.tsv rewritten this often (default 10000; 0: only at close) */
     uint32_t log_interval_ms;   /* stats line logged this often (default 60000; 0: only at close) */
     int block_when_full;        /* 1: the producer waits for room instead of dropping (import) */
+    uint32_t full_wait_ms;      /* queue full: the producer waits at most this long for room, then
+                                   drops and counts (default 1000; 0: drop at once).  After a wait
+                                   timed out it drops without waiting until the writer frees room. */
     int write_stats_file;       /* 1 (default): keep DATADIR/stats.tsv; 0: never write it (import) */
+    decode_config decode;       /* v9/IPFIX template cache limits of every exporter (0: defaults) */
+    int persist_templates;      /* 1 (default): keep DATADIR/.templates/ (collect/tplstore.h) */
+    int store_counters;         /* 1 (default): sFlow interface counters to the counter store */
 } collect_pipeline_options;
 
 void collect_pipeline_options_default(collect_pipeline_options *o);

@@ -36,6 +36,14 @@ static const stats_counter total_counters[] = {
     TOTAL(store_segments_closed),
     TOTAL(kernel_drops),
     TOTAL(lost_sequence),
+    TOTAL(templates_loaded),
+    TOTAL(templates_load_errors),
+    TOTAL(templates_saved),
+    TOTAL(templates_save_errors),
+    TOTAL(counters_received),
+    TOTAL(counters_stored),
+    TOTAL(counters_queue_drops),
+    TOTAL(counters_lost),
 };
 #define N_TOTAL_COUNTERS (sizeof(total_counters) / sizeof(total_counters[0]))
 
@@ -50,7 +58,54 @@ static const stats_counter exporter_counters[] = {
 };
 #define N_EXPORTER_COUNTERS (sizeof(exporter_counters) / sizeof(exporter_counters[0]))
 
+#define TPL(name_) {#name_, offsetof(decode_tpl_stats, name_)}
+static const stats_counter tpl_counters[] = {
+    TPL(templates_added),  TPL(templates_replaced), TPL(templates_refreshed), TPL(templates_withdrawn),
+    TPL(refused_full),     TPL(refused_fields),     TPL(bad_template_id),     TPL(bad_template),
+    TPL(bad_set_id),       TPL(bad_data_sets),      TPL(unknown_template),    TPL(pending_decoded),
+    TPL(pending_expired),  TPL(pending_overflow),   TPL(refused_domains),     TPL(refused_samplers),
+    TPL(options_records),  TPL(enterprise_fields),  TPL(biflow_records),      TPL(sampling_unknown),
+    TPL(frame_sections),
+};
+#define N_TPL_COUNTERS (sizeof(tpl_counters) / sizeof(tpl_counters[0]))
+
+#define SFL(name_) {"sflow_" #name_, offsetof(decode_sflow_stats, name_)}
+static const stats_counter sflow_counters[] = {
+    SFL(datagrams),       SFL(flow_samples),    SFL(counter_samples), SFL(counters_emitted), SFL(drops),
+    SFL(unknown_samples), SFL(unknown_records), SFL(hdr_truncated),   SFL(hdr_unparsed),
+};
+#define N_SFLOW_COUNTERS (sizeof(sflow_counters) / sizeof(sflow_counters[0]))
+
 static uint64_t *counter_at(void *base, size_t offset) { return (uint64_t *)((char *)base + offset); }
+
+/* True when any counter of the uint64_t-only struct base (size bytes) is non-zero. */
+static bool any_nonzero(const void *base, size_t size)
+{
+    const uint64_t *v = base;
+    for (size_t i = 0; i < size / sizeof(uint64_t); i++)
+        if (v[i])
+            return true;
+    return false;
+}
+
+void collect_totals_add(collect_totals *t, const collect_exporter_stats *e)
+{
+    decode_tpl_stats tpl = e->tpl;
+    decode_sflow_stats sf = e->sflow;
+    for (size_t i = 0; i < N_TPL_COUNTERS; i++)
+        *counter_at(&t->tpl, tpl_counters[i].offset) += *counter_at(&tpl, tpl_counters[i].offset);
+    for (size_t i = 0; i < N_SFLOW_COUNTERS; i++)
+        *counter_at(&t->sflow, sflow_counters[i].offset) += *counter_at(&sf, sflow_counters[i].offset);
+}
+
+/* Prints the n counters of table at base under scope; -1 on a write error. */
+static int print_table(FILE *out, const char *scope, const stats_counter *table, size_t n, void *base)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fprintf(out, "%s\t%s\t%" PRIu64 "\n", scope, table[i].name, *counter_at(base, table[i].offset)) < 0)
+            return -1;
+    return 0;
+}
 
 void collect_snapshot_free(collect_snapshot *s)
 {
@@ -86,15 +141,24 @@ cf_err collect_stats_print(const collect_snapshot *s, FILE *out)
                       *counter_at(&t, total_counters[i].offset)) < 0;
     if (!bad)
         bad = print_malformed(out, "total", t.malformed) != 0;
+    if (!bad)
+        bad = print_table(out, "total", tpl_counters, N_TPL_COUNTERS, &t.tpl) != 0 ||
+              print_table(out, "total", sflow_counters, N_SFLOW_COUNTERS, &t.sflow) != 0;
     for (size_t e = 0; e < s->n_exporters && !bad; e++) {
         char scope[80];
         decode_stats d = s->exporters[e].s;
+        decode_tpl_stats tpl = s->exporters[e].tpl;
+        decode_sflow_stats sf = s->exporters[e].sflow;
         collect_exporter_name(s->exporters[e].addr, s->exporters[e].port, scope, sizeof(scope));
         for (size_t i = 0; i < N_EXPORTER_COUNTERS && !bad; i++)
             bad = fprintf(out, "%s\t%s\t%" PRIu64 "\n", scope, exporter_counters[i].name,
                           *counter_at(&d, exporter_counters[i].offset)) < 0;
         if (!bad)
             bad = print_malformed(out, scope, d.malformed) != 0;
+        if (!bad && any_nonzero(&tpl, sizeof(tpl)))
+            bad = print_table(out, scope, tpl_counters, N_TPL_COUNTERS, &tpl) != 0;
+        if (!bad && any_nonzero(&sf, sizeof(sf)))
+            bad = print_table(out, scope, sflow_counters, N_SFLOW_COUNTERS, &sf) != 0;
     }
     return bad ? CF_ERR_IO : CF_OK;
 }
@@ -130,13 +194,21 @@ static int set_malformed(uint64_t *malformed, const char *name, uint64_t v)
     return -1;
 }
 
-static void set_named(const stats_counter *table, size_t n, void *base, const char *name, uint64_t v)
+static bool set_named(const stats_counter *table, size_t n, void *base, const char *name, uint64_t v)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(table[i].name, name) == 0) {
             *counter_at(base, table[i].offset) = v;
-            return;
+            return true;
         }
+    return false;
+}
+
+/* Sets name in the tpl or sflow counters; unknown names are ignored. */
+static void set_decoder_named(decode_tpl_stats *tpl, decode_sflow_stats *sf, const char *name, uint64_t v)
+{
+    if (!set_named(tpl_counters, N_TPL_COUNTERS, tpl, name, v))
+        (void)set_named(sflow_counters, N_SFLOW_COUNTERS, sf, name, v);
 }
 
 /* Parses "[addr]:port" / "addr:port" as written by collect_exporter_name. */
@@ -237,14 +309,16 @@ cf_err collect_stats_read(const char *path, collect_snapshot *out, char *errbuf,
         if (split_line(line, &scope, &name, &v) != 0) {
             err = CF_ERR_CORRUPT;
         } else if (strcmp(scope, "total") == 0) {
-            if (set_malformed(s.totals.malformed, name, v) != 0)
-                set_named(total_counters, N_TOTAL_COUNTERS, &s.totals, name, v);
+            if (set_malformed(s.totals.malformed, name, v) != 0 &&
+                !set_named(total_counters, N_TOTAL_COUNTERS, &s.totals, name, v))
+                set_decoder_named(&s.totals.tpl, &s.totals.sflow, name, v);
         } else {
             collect_exporter_stats *e = exporter_entry(&s, scope, &cap);
             if (!e)
                 err = CF_ERR_CORRUPT;
-            else if (set_malformed(e->s.malformed, name, v) != 0)
-                set_named(exporter_counters, N_EXPORTER_COUNTERS, &e->s, name, v);
+            else if (set_malformed(e->s.malformed, name, v) != 0 &&
+                     !set_named(exporter_counters, N_EXPORTER_COUNTERS, &e->s, name, v))
+                set_decoder_named(&e->tpl, &e->sflow, name, v);
         }
     }
     if (!err && lineno == 0)
@@ -260,16 +334,61 @@ cf_err collect_stats_read(const char *path, collect_snapshot *out, char *errbuf,
     return CF_OK;
 }
 
+/* Appends " name=value" to buf (at *at) when value is non-zero. */
+static void append_nonzero(char *buf, size_t len, size_t *at, const char *name, uint64_t v)
+{
+    if (!v || *at >= len)
+        return;
+    int n = snprintf(buf + *at, len - *at, " %s=%" PRIu64, name, v);
+    if (n > 0)
+        *at += (size_t)n;
+}
+
+/* The v9/IPFIX, sFlow, template-file and counter-store counters worth a
+ * look, as " name=value" for each that is non-zero. */
+static void log_suffix(const collect_totals *t, char *buf, size_t len)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    const decode_tpl_stats *x = &t->tpl;
+    const struct {
+        const char *name;
+        uint64_t v;
+    } items[] = {
+        {"templates", x->templates_added + x->templates_replaced},
+        {"templates_refused", x->refused_full + x->refused_fields},
+        {"bad_templates", x->bad_template + x->bad_template_id},
+        {"bad_data_sets", x->bad_data_sets},
+        {"data_before_template", x->unknown_template},
+        {"pending_decoded", x->pending_decoded},
+        {"pending_dropped", x->pending_expired + x->pending_overflow},
+        {"sampling_unknown", x->sampling_unknown},
+        {"enterprise_fields", x->enterprise_fields},
+        {"biflows", x->biflow_records},
+        {"sflow_drops", t->sflow.drops},
+        {"sflow_unknown", t->sflow.unknown_samples + t->sflow.unknown_records},
+        {"templates_loaded", t->templates_loaded},
+        {"template_file_errors", t->templates_load_errors + t->templates_save_errors},
+        {"counters_stored", t->counters_stored},
+        {"counters_dropped", t->counters_queue_drops + t->counters_lost},
+    };
+    for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++)
+        append_nonzero(buf, len, &at, items[i].name, items[i].v);
+}
+
 void collect_stats_log(const collect_snapshot *s, const char *what)
 {
     const collect_totals *t = &s->totals;
     uint64_t malformed = 0;
     for (int r = 0; r < DECODE_N_REASONS; r++)
         malformed += t->malformed[r];
+    char suffix[768];
+    log_suffix(t, suffix, sizeof(suffix));
     cf_log(CF_LOG_INFO,
            "%s: datagrams=%" PRIu64 " records=%" PRIu64 " stored=%" PRIu64 " exporters=%" PRIu64
            " malformed=%" PRIu64 " lost_sequence=%" PRIu64 " queue_drops=%" PRIu64 " (records %" PRIu64
-           ") exporter_limit_drops=%" PRIu64 " kernel_drops=%" PRIu64 " store_lost=%" PRIu64,
+           ") exporter_limit_drops=%" PRIu64 " kernel_drops=%" PRIu64 " store_lost=%" PRIu64 "%s",
            what, t->datagrams, t->records, t->store_written, t->exporters, malformed, t->lost_sequence,
-           t->queue_drop_batches, t->queue_drop_records, t->exporter_limit_drops, t->kernel_drops, t->store_lost);
+           t->queue_drop_batches, t->queue_drop_records, t->exporter_limit_drops, t->kernel_drops, t->store_lost,
+           suffix);
 }

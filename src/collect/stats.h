@@ -33,11 +33,26 @@
  *     kernel_drops          datagrams the kernel dropped on our sockets (SO_RXQ_OVFL)
  *     lost_sequence         records missing according to sequence numbers (sum of exporters)
  *     malformed_<reason>    bad packets by decode_reason_name() (sum of exporters)
+ *     templates_loaded      exporters whose saved v9/IPFIX templates were loaded
+ *     templates_load_errors template files unreadable or corrupt (ignored)
+ *     templates_saved       template files written (DATADIR/.templates/)
+ *     templates_save_errors template files that could not be written
+ *     counters_received     sFlow interface counter samples decoded
+ *     counters_stored       ... written to the counter store
+ *     counters_queue_drops  ... dropped because the counter queue was full
+ *     counters_lost         ... the counter store could not write
+ *     <template counter>    sum over exporters of each decode_tpl_stats counter
+ *     sflow_<counter>       sum over exporters of each decode_sflow_stats counter
  *
  *   exporter counters
  *     packets, bytes, records, lost_sequence, seq_resets,
  *     malformed_<reason> (one per decode_reason), last_seen_ms,
- *     sampling (last sampling interval announced; 0: none)
+ *     sampling (last sampling interval announced; 0: none);
+ *     only for an exporter with a non-zero one among them: every
+ *     decode_tpl_stats counter under its member name (templates_added,
+ *     unknown_template, pending_decoded, ...) and every decode_sflow_stats
+ *     counter as sflow_<member> (sflow_drops, sflow_unknown_samples, ...);
+ *     a missing counter reads as 0
  *
  * Readers must ignore counters they do not know (later versions add some).
  * The file is replaced atomically (written to stats.tsv.tmp, then renamed).
@@ -77,6 +92,16 @@ typedef struct collect_totals {
     uint64_t kernel_drops;          /* kernel socket drops (SO_RXQ_OVFL) */
     uint64_t lost_sequence;         /* sum over exporters */
     uint64_t malformed[DECODE_N_REASONS]; /* sum over exporters, by reason */
+    uint64_t templates_loaded;      /* exporters whose saved templates were loaded */
+    uint64_t templates_load_errors; /* template files unreadable or corrupt (ignored) */
+    uint64_t templates_saved;       /* template files written */
+    uint64_t templates_save_errors; /* template files that could not be written */
+    uint64_t counters_received;     /* sFlow interface counter samples decoded */
+    uint64_t counters_stored;       /* ... written to the counter store */
+    uint64_t counters_queue_drops;  /* ... dropped: counter queue full */
+    uint64_t counters_lost;         /* ... the counter store could not write */
+    decode_tpl_stats tpl;           /* sum over exporters */
+    decode_sflow_stats sflow;       /* sum over exporters */
 } collect_totals;
 
 /* One exporter's counters. */
@@ -84,7 +109,12 @@ typedef struct collect_exporter_stats {
     uint8_t addr[16];  /* as in flow_record */
     uint16_t port;     /* UDP source port */
     decode_stats s;    /* the decoder's counters */
+    decode_tpl_stats tpl;       /* v9/IPFIX template machinery */
+    decode_sflow_stats sflow;   /* sFlow */
 } collect_exporter_stats;
+
+/* Adds the tpl and sflow counters of e to the sums in t. */
+void collect_totals_add(collect_totals *t, const collect_exporter_stats *e);
 
 /* A snapshot: totals plus every exporter.  exporters is malloc'ed. */
 typedef struct collect_snapshot {

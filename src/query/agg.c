@@ -3,6 +3,35 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* Big zeroed arrays (hash slots) come straight from mmap and go straight
+ * back with munmap when a table grows or is freed, whatever the malloc
+ * thresholds of the program.  (Transparent huge pages were tried: with the
+ * kernel's default "defrag=madvise" the page faults cost more system time
+ * than the TLB misses they save.)  Small arrays use calloc. */
+#define BIG_ALLOC (UINT64_C(4) << 20)
+
+static void *big_calloc(size_t n, size_t size)
+{
+    size_t len = n * size;
+    if (len < BIG_ALLOC)
+        return calloc(n, size);
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    return p;
+}
+
+static void big_free(void *p, size_t n, size_t size)
+{
+    if (!p)
+        return;
+    if (n * size < BIG_ALLOC)
+        free(p);
+    else
+        munmap(p, n * size);
+}
 
 cf_err query_table_init(query_table *t, size_t key_len, uint64_t max_keys)
 {
@@ -20,9 +49,15 @@ cf_err query_table_init(query_table *t, size_t key_len, uint64_t max_keys)
     return CF_OK;
 }
 
+void query_table_clear(query_table *t)
+{
+    memset(t->slots, 0, t->n_slots * sizeof(*t->slots));
+    t->n = 0;
+}
+
 void query_table_free(query_table *t)
 {
-    free(t->slots);
+    big_free(t->slots, t->n_slots, sizeof(*t->slots));
     free(t->ents);
     memset(t, 0, sizeof(*t));
 }
@@ -30,7 +65,7 @@ void query_table_free(query_table *t)
 static bool grow_slots(query_table *t)
 {
     size_t n_slots = t->n_slots * 2;
-    query_slot *slots = calloc(n_slots, sizeof(*slots));
+    query_slot *slots = big_calloc(n_slots, sizeof(*slots));
     if (!slots)
         return false;
     /* walk the entries in order (sequential reads) rather than the old slots */
@@ -42,7 +77,7 @@ static bool grow_slots(query_table *t)
         slots[j].idx = (uint32_t)(i + 1);
         slots[j].h32 = (uint32_t)(h >> 32);
     }
-    free(t->slots);
+    big_free(t->slots, t->n_slots, sizeof(*t->slots));
     t->slots = slots;
     t->n_slots = n_slots;
     return true;
@@ -196,6 +231,169 @@ cf_err query_table_top(const query_table *t, query_order order, size_t n, size_t
         res[end - 1] = h[0].idx;
         h[0] = h[end - 1];
         sift_down(t, asc, h, end - 1, 0);
+    }
+    free(h);
+    *out = res, *n_out = m;
+    return CF_OK;
+}
+
+/* ---- compact table ------------------------------------------------------ */
+
+cf_err query_itable_init(query_itable *t, uint64_t max_keys)
+{
+    memset(t, 0, sizeof(*t));
+    t->max_keys = max_keys ? max_keys : QUERY_DEFAULT_MAX_KEYS;
+    t->n_slots = 4096;
+    t->slots = calloc(t->n_slots, sizeof(*t->slots));
+    return t->slots ? CF_OK : CF_ERR_NOMEM;
+}
+
+void query_itable_clear(query_itable *t)
+{
+    memset(t->slots, 0, t->n_slots * sizeof(*t->slots));
+    t->n = 0;
+}
+
+void query_itable_free(query_itable *t)
+{
+    big_free(t->slots, t->n_slots, sizeof(*t->slots));
+    memset(t, 0, sizeof(*t));
+}
+
+static bool itable_grow(query_itable *t)
+{
+    size_t n_slots = t->n_slots * 2, mask = n_slots - 1;
+    query_ient *slots = big_calloc(n_slots, sizeof(*slots));
+    if (!slots)
+        return false;
+    for (size_t i = 0; i < t->n_slots; i++) {
+        const query_ient *e = &t->slots[i];
+        if (!e->c.flows)
+            continue;
+        size_t j = (size_t)query_ihash(e->key) & mask;
+        while (slots[j].c.flows)
+            j = (j + 1) & mask;
+        slots[j] = *e;
+    }
+    big_free(t->slots, t->n_slots, sizeof(*t->slots));
+    t->slots = slots;
+    t->n_slots = n_slots;
+    return true;
+}
+
+query_counts *query_itable_insert(query_itable *t, uint64_t key, uint64_t h)
+{
+    if (t->n >= t->max_keys)
+        return NULL;
+    if ((t->n + 1) * 4 > t->n_slots * 3 && !itable_grow(t))
+        return NULL;
+    size_t mask = t->n_slots - 1, j = (size_t)h & mask;
+    while (t->slots[j].c.flows)
+        j = (j + 1) & mask;
+    query_ient *e = &t->slots[j];
+    memset(e, 0, sizeof(*e));
+    e->key = key;
+    t->n++;
+    return &e->c;
+}
+
+bool query_itable_add_counts(query_itable *t, uint64_t key, const query_counts *s)
+{
+    uint64_t h = query_ihash(key);
+    size_t mask = t->n_slots - 1;
+    query_counts *c = NULL;
+    for (size_t j = (size_t)h & mask; t->slots[j].c.flows; j = (j + 1) & mask) {
+        if (t->slots[j].key == key) {
+            c = &t->slots[j].c;
+            break;
+        }
+    }
+    if (!c && !(c = query_itable_insert(t, key, h))) {
+        t->untracked += s->flows;
+        return false;
+    }
+    if (c->flows == 0 || s->first < c->first)
+        c->first = s->first;
+    if (s->last > c->last)
+        c->last = s->last;
+    c->flows += s->flows;
+    c->packets += s->packets;
+    c->bytes += s->bytes;
+    return true;
+}
+
+void query_itable_merge(query_itable *dst, const query_itable *src)
+{
+    for (size_t i = 0; i < src->n_slots; i++)
+        if (src->slots[i].c.flows)
+            query_itable_add_counts(dst, src->slots[i].key, &src->slots[i].c);
+    dst->untracked += src->untracked;
+}
+
+typedef struct irank {
+    uint64_t v, key;
+    size_t idx;
+} irank;
+
+static bool ibefore(bool asc, const irank *a, const irank *b)
+{
+    if (a->v != b->v)
+        return asc ? a->v < b->v : a->v > b->v;
+    return a->key < b->key;
+}
+
+static void isift_down(bool asc, irank *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, w = i;
+        if (l < n && ibefore(asc, &h[w], &h[l]))
+            w = l;
+        if (r < n && ibefore(asc, &h[w], &h[r]))
+            w = r;
+        if (w == i)
+            return;
+        irank tmp = h[i];
+        h[i] = h[w];
+        h[w] = tmp;
+        i = w;
+    }
+}
+
+cf_err query_itable_top(const query_itable *t, query_order order, size_t n, size_t **out, size_t *n_out)
+{
+    size_t k = (n == 0 || n > t->n) ? t->n : n;
+    size_t *res = malloc((k ? k : 1) * sizeof(*res));
+    irank *h = malloc((k ? k : 1) * sizeof(*h));
+    if (!res || !h) {
+        free(res);
+        free(h);
+        return CF_ERR_NOMEM;
+    }
+    bool asc = order == QUERY_ORDER_TSTART || order == QUERY_ORDER_TEND;
+    size_t m = 0;
+    for (size_t i = 0; i < t->n_slots && k; i++) {
+        const query_ient *e = &t->slots[i];
+        if (!e->c.flows)
+            continue;
+        irank r = {query_order_value(&e->c, order), e->key, i};
+        if (m < k) {
+            size_t j = m++;
+            h[j] = r;
+            while (j && ibefore(asc, &h[(j - 1) / 2], &h[j])) {
+                irank tmp = h[j];
+                h[j] = h[(j - 1) / 2];
+                h[(j - 1) / 2] = tmp;
+                j = (j - 1) / 2;
+            }
+        } else if (ibefore(asc, &r, &h[0])) {
+            h[0] = r;
+            isift_down(asc, h, m, 0);
+        }
+    }
+    for (size_t end = m; end > 0; end--) {
+        res[end - 1] = h[0].idx;
+        h[0] = h[end - 1];
+        isift_down(asc, h, end - 1, 0);
     }
     free(h);
     *out = res, *n_out = m;

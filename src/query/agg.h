@@ -54,6 +54,8 @@ typedef struct query_table {
 
 cf_err query_table_init(query_table *t, size_t key_len, uint64_t max_keys);
 void query_table_free(query_table *t);
+/* Removes every key; keeps the memory (and untracked). */
+void query_table_clear(query_table *t);
 
 static inline uint64_t query_mix64(uint64_t h)
 {
@@ -174,5 +176,89 @@ uint64_t query_order_value(const query_counts *c, query_order order);
  * malloc'ed (*n_out entries).  QUERY_ORDER_NONE: insertion order.
  */
 cf_err query_table_top(const query_table *t, query_order order, size_t n, size_t **out, size_t *n_out);
+
+/* ---- compact table: 64-bit keys, entries in the slots ---------------------
+ *
+ * The common keys of the big tables are IPv4 addresses (-s srcip: 32 bits)
+ * and IPv4 address pairs (-A srcip,dstip: 64 bits).  For those the engine
+ * uses this table: open addressing with linear probing where each slot *is*
+ * the entry (key and counters, 48 bytes), so a lookup costs one cache miss
+ * instead of two (index slot, then entry) and keys need no hashing of 16 or
+ * 32 bytes.  A slot is empty while its flows counter is 0.  At most 3/4 full;
+ * it doubles (rehash) beyond that.  Memory: 64 to 128 bytes per key.
+ *
+ * The caller chooses the key encoding; key order (integer order) must be the
+ * order the report wants for ties (big-endian addresses compare as bytes).
+ * One table belongs to one thread.
+ */
+typedef struct query_ient {
+    uint64_t key;
+    query_counts c; /* c.flows == 0: empty slot */
+} query_ient;
+
+typedef struct query_itable {
+    query_ient *slots;
+    size_t n_slots;      /* power of two */
+    size_t n;            /* keys stored */
+    uint64_t max_keys;
+    uint64_t untracked;  /* flows not counted for lack of room */
+} query_itable;
+
+cf_err query_itable_init(query_itable *t, uint64_t max_keys);
+void query_itable_free(query_itable *t);
+/* Removes every key; keeps the memory (and untracked). */
+void query_itable_clear(query_itable *t);
+
+static inline uint64_t query_ihash(uint64_t key) { return query_mix64(key ^ UINT64_C(0x9e3779b97f4a7c15)); }
+
+static inline void query_itable_prefetch(const query_itable *t, uint64_t h)
+{
+    __builtin_prefetch(&t->slots[(size_t)h & (t->n_slots - 1)], 1);
+}
+
+/* Slow path: inserts key (not present) and returns its zeroed counters;
+ * NULL when the table is full (max_keys) or memory ran out. */
+query_counts *query_itable_insert(query_itable *t, uint64_t key, uint64_t h);
+
+/* Adds one flow to key (hash h = query_ihash(key)). */
+static inline void query_itable_add(query_itable *t, uint64_t key, uint64_t h, uint64_t packets, uint64_t bytes,
+                                    uint64_t first, uint64_t last)
+{
+    size_t mask = t->n_slots - 1;
+    query_counts *c = NULL;
+    for (size_t j = (size_t)h & mask;; j = (j + 1) & mask) {
+        query_ient *e = &t->slots[j];
+        if (!e->c.flows)
+            break;
+        if (e->key == key) {
+            c = &e->c;
+            break;
+        }
+    }
+    if (!c && !(c = query_itable_insert(t, key, h))) {
+        t->untracked++;
+        return;
+    }
+    if (c->flows == 0 || first < c->first)
+        c->first = first;
+    if (last > c->last)
+        c->last = last;
+    c->flows++;
+    c->packets += packets;
+    c->bytes += bytes;
+}
+
+/* Adds counters c to key (merging tables); false when there is no room
+ * (then c->flows were added to untracked). */
+bool query_itable_add_counts(query_itable *t, uint64_t key, const query_counts *c);
+
+/* Adds every entry of src into dst. */
+void query_itable_merge(query_itable *dst, const query_itable *src);
+
+/*
+ * Slot indices of the top n entries (n = 0: all) by order, as
+ * query_table_top (ties: smaller key first).  *out malloc'ed.
+ */
+cf_err query_itable_top(const query_itable *t, query_order order, size_t n, size_t **out, size_t *n_out);
 
 #endif

@@ -44,7 +44,12 @@ typedef struct run {
     bool partitioned;       /* -A on several workers: each worker reads every segment and keeps the
                                keys of its own hash partition (no merge of huge tables) */
     unsigned n_workers;
+    unsigned agg_passes;    /* partitioned -A with a top N: the data is read this many times, each pass
+                               keeping one partition per worker (bounds the table memory) */
+    unsigned n_parts;       /* n_workers * agg_passes partitions of the -A keys */
     size_t n_agg;           /* -A keys, or the 5-tuple of -a */
+    bool agg_compact;       /* -A keys are one or two address fields: IPv4 rows use 32-bit
+                               addresses in one 64-bit key (worker.agg4) */
     query_agg_key agg[QUERY_MAX_AGG_KEYS];
     /* guarded by mu */
     pthread_mutex_t mu;
@@ -67,6 +72,14 @@ typedef struct worker {
     query_counts *direct[QUERY_MAX_STATS]; /* elements of at most 16 bits: counters indexed by value,
                                                moved into tables[] after the scan */
     query_table agg;
+    query_itable tables4[QUERY_MAX_STATS]; /* address elements: the IPv4 keys (32 bits), folded into
+                                              tables[] after the scan */
+    query_itable agg4;      /* -A keys of IPv4 addresses only (compact run): the rows whose
+                               addresses are all IPv4; the others go to agg */
+    unsigned part;          /* partitioned -A: the partition of the keys kept in this pass */
+    uint8_t *sv_keys;       /* agg_passes > 1: the top N keys of every pass done (agg_key_len each) */
+    query_counts *sv_counts; /* ... and their counters */
+    size_t n_sv;
     uint64_t emitted;       /* records printed (for -c, single worker) */
     uint32_t *idx;          /* selected rows of the current block */
     uint8_t *sel;
@@ -74,6 +87,7 @@ typedef struct worker {
     uint64_t *hash;         /* hashes of the keys of the selected rows */
     uint8_t *keys;          /* keys of the selected rows (key_cap bytes each) */
     bool *keep;             /* row kept by the -A key (srcip4/N, partition) */
+    uint64_t *k64;          /* compact keys of the selected rows (query_itable) */
     size_t key_cap;         /* bytes per key in keys: max(16, -A key length) */
 } worker;
 
@@ -299,6 +313,81 @@ static void add_rows(worker *w, query_table *tab, size_t kl, const bool *keep, c
     }
 }
 
+/* Is a an IPv4-mapped address (::ffff:a.b.c.d)?  Inline: called per row. */
+static inline bool addr_is_v4(const uint8_t *a)
+{
+    static const uint8_t pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    return memcmp(a, pfx, 12) == 0;
+}
+
+/* The mapped form of a compact IPv4 key (inverse of addr_u32). */
+static void addr_from_u32(uint32_t v, uint8_t a[16])
+{
+    memset(a, 0, 10);
+    a[10] = a[11] = 0xff;
+    a[12] = (uint8_t)(v >> 24);
+    a[13] = (uint8_t)(v >> 16);
+    a[14] = (uint8_t)(v >> 8);
+    a[15] = (uint8_t)v;
+}
+
+/* The IPv4 address of a mapped address as a big-endian-ordered integer
+ * (integer order = byte order of the 16-byte form). */
+static inline uint32_t addr_u32(const uint8_t *a)
+{
+    return (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];
+}
+
+/* Adds the selected rows flagged in keep to the compact table; their
+ * keys are in k64 (n_sel values), hashes in w->hash. */
+static void add_rows_i(worker *w, query_itable *tab, const uint64_t *k64, const bool *keep, const void *const *cols,
+                       size_t n_sel)
+{
+    const uint64_t *pk = cols[FLOW_FIELD_PACKETS], *by = cols[FLOW_FIELD_BYTES];
+    const uint64_t *fs = cols[FLOW_FIELD_FIRST], *ls = cols[FLOW_FIELD_LAST];
+    const uint64_t *h = w->hash;
+    for (size_t j = 0; j < n_sel && j < PF_SLOT; j++)
+        if (keep[j])
+            query_itable_prefetch(tab, h[j]);
+    for (size_t j = 0; j < n_sel; j++) {
+        if (j + PF_SLOT < n_sel && keep[j + PF_SLOT])
+            query_itable_prefetch(tab, h[j + PF_SLOT]);
+        if (!keep[j])
+            continue;
+        uint32_t i = w->idx[j];
+        query_itable_add(tab, k64[j], h[j], pk[i], by[i], fs[i], ls[i]);
+    }
+}
+
+/* Counts the selected rows of an address column: IPv4 addresses in the
+ * compact table t4, the others in tab. */
+static void count_addr_column(worker *w, query_table *tab, query_itable *t4, const uint8_t *col,
+                              const void *const *cols, size_t n_sel)
+{
+    uint64_t *k64 = w->k64;
+    size_t n_other = 0;
+    for (size_t j = 0; j < n_sel; j++) {
+        const uint8_t *a = col + 16 * (size_t)w->idx[j];
+        bool v4 = addr_is_v4(a);
+        w->keep[j] = v4;
+        n_other += !v4;
+        k64[j] = addr_u32(a);
+        w->hash[j] = query_ihash(k64[j]);
+    }
+    add_rows_i(w, t4, k64, w->keep, cols, n_sel);
+    if (!n_other)
+        return;
+    for (size_t j = 0; j < n_sel; j++) {
+        w->keep[j] = !w->keep[j];
+        if (!w->keep[j])
+            continue;
+        const uint8_t *a = col + 16 * (size_t)w->idx[j];
+        memcpy(w->keys + j * 16, a, 16);
+        w->hash[j] = query_hash(a, 16);
+    }
+    add_rows(w, tab, 16, w->keep, cols, n_sel);
+}
+
 /* Counts the selected rows of one column (or the constant 0 when col is
  * NULL) as keys of tab. */
 static void count_column(worker *w, query_table *tab, const uint8_t *col, unsigned wd, bool is_addr,
@@ -346,6 +435,52 @@ static bool elem_direct(const query_elem_def *d)
     return !d->is_addr && !d->zero_second && width_of(d->f1) <= 2 && (!d->f2 || width_of(d->f2) <= 2);
 }
 
+static int row_cmp(const void *a, const void *b, void *arg)
+{
+    const query_row *x = a, *y = b;
+    bool asc = *(const bool *)arg;
+    if (x->v != y->v)
+        return (asc ? x->v < y->v : x->v > y->v) ? -1 : 1;
+    return memcmp(x->key, y->key, sizeof(x->key));
+}
+
+/* The top k (0: all) rows of -s table t of w (its 16-byte/8-byte key table
+ * and, for addresses, its compact IPv4 table), in report order. */
+static cf_err stat_rows(const worker *w, size_t t, query_order order, size_t k, query_row **out, size_t *n_out)
+{
+    const query_table *tab = &w->tables[t];
+    const query_itable *t4 = &w->tables4[t];
+    size_t *i16 = NULL, *i4 = NULL, n16 = 0, n4 = 0;
+    cf_err err = query_table_top(tab, order, k, &i16, &n16);
+    if (!err && t4->slots)
+        err = query_itable_top(t4, order, k, &i4, &n4);
+    query_row *rows = err ? NULL : calloc(n16 + n4 + 1, sizeof(*rows));
+    if (!rows) {
+        free(i16);
+        free(i4);
+        return err ? err : CF_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n16; i++) {
+        memcpy(rows[i].key, query_table_key(tab, i16[i]), tab->key_len);
+        rows[i].c = *query_table_counts(tab, i16[i]);
+    }
+    for (size_t i = 0; i < n4; i++) {
+        addr_from_u32((uint32_t)t4->slots[i4[i]].key, rows[n16 + i].key);
+        rows[n16 + i].c = t4->slots[i4[i]].c;
+    }
+    size_t n = n16 + n4;
+    for (size_t i = 0; i < n; i++)
+        rows[i].v = query_order_value(&rows[i].c, order);
+    bool asc = order == QUERY_ORDER_TSTART || order == QUERY_ORDER_TEND;
+    if (n16 && n4)
+        qsort_r(rows, n, sizeof(*rows), row_cmp, &asc);
+    free(i16);
+    free(i4);
+    *out = rows;
+    *n_out = k && n > k ? k : n;
+    return CF_OK;
+}
+
 /* Moves the direct counters of every -s table into the hash tables. */
 static cf_err flush_direct(worker *w)
 {
@@ -379,11 +514,47 @@ static void count_stats(worker *w, const void *const *cols, size_t n_sel)
                 count_direct(w, w->direct[t], cols[ids[k]], width_of(ids[k]), cols, n_sel);
             continue;
         }
-        for (int k = 0; k < 2 && ids[k]; k++)
-            count_column(w, &w->tables[t], cols[ids[k]], width_of(ids[k]), d->is_addr, cols, n_sel);
+        for (int k = 0; k < 2 && ids[k]; k++) {
+            if (d->is_addr)
+                count_addr_column(w, &w->tables[t], &w->tables4[t], cols[ids[k]], cols, n_sel);
+            else
+                count_column(w, &w->tables[t], cols[ids[k]], width_of(ids[k]), false, cols, n_sel);
+        }
         if (d->zero_second)
             count_column(w, &w->tables[t], NULL, 8, false, cols, n_sel);
     }
+}
+
+/* The IPv4 mask of -A element k as a 32-bit mask. */
+static uint32_t agg_v4_mask(const query_agg_key *k)
+{
+    return k->v4_bits == 0 ? 0 : UINT32_MAX << (32 - k->v4_bits);
+}
+
+/* Compact -A keys (run.agg_compact): rows whose addresses are all IPv4 go
+ * to w->agg4 with the addresses in one 64-bit key; returns how many rows
+ * were left for the general table. */
+static size_t count_agg_compact(worker *w, const void *const *cols, size_t n_sel)
+{
+    const run *r = w->r;
+    const uint8_t *c0 = cols[agg_field_id[r->agg[0].field]];
+    const uint8_t *c1 = r->n_agg > 1 ? cols[agg_field_id[r->agg[1].field]] : NULL;
+    uint32_t m0 = agg_v4_mask(&r->agg[0]), m1 = r->n_agg > 1 ? agg_v4_mask(&r->agg[1]) : 0;
+    size_t n_other = 0;
+    for (size_t j = 0; j < n_sel; j++) {
+        size_t i = w->idx[j];
+        const uint8_t *a = c0 + 16 * i, *b = c1 ? c1 + 16 * i : NULL;
+        bool v4 = addr_is_v4(a) && (!b || addr_is_v4(b));
+        uint64_t k = addr_u32(a) & m0;
+        if (b)
+            k = k << 32 | (addr_u32(b) & m1);
+        w->k64[j] = k;
+        w->hash[j] = query_ihash(k);
+        n_other += !v4;
+        w->keep[j] = v4 && (!r->partitioned || (unsigned)((w->hash[j] >> 40) % r->n_parts) == w->part);
+    }
+    add_rows_i(w, &w->agg4, w->k64, w->keep, cols, n_sel);
+    return n_other;
 }
 
 /* Aggregates the selected rows by their -A key. */
@@ -391,12 +562,21 @@ static void count_agg(worker *w, const void *const *cols, size_t n_sel)
 {
     const run *r = w->r;
     size_t kl = r->agg_key_len;
+    if (r->agg_compact && count_agg_compact(w, cols, n_sel) == 0)
+        return;
+    const uint8_t *c0 = r->agg_compact ? cols[agg_field_id[r->agg[0].field]] : NULL;
+    const uint8_t *c1 = r->agg_compact && r->n_agg > 1 ? cols[agg_field_id[r->agg[1].field]] : NULL;
     for (size_t j = 0; j < n_sel; j++) {
+        size_t i = w->idx[j];
+        if (c0 && addr_is_v4(c0 + 16 * i) && (!c1 || addr_is_v4(c1 + 16 * i))) {
+            w->keep[j] = false; /* counted in agg4 */
+            continue;
+        }
         uint8_t *key = w->keys + j * kl;
         bool k = agg_key_build(r, cols, w->idx[j], key);
         w->hash[j] = query_hash(key, kl);
         if (r->partitioned)
-            k = k && (unsigned)((w->hash[j] >> 40) % r->n_workers) == w->id;
+            k = k && (unsigned)((w->hash[j] >> 40) % r->n_parts) == w->part;
         w->keep[j] = k;
     }
     add_rows(w, &w->agg, kl, w->keep, cols, n_sel);
@@ -521,6 +701,10 @@ static bool ensure_cap(worker *w, size_t n)
     if (!keep)
         return false;
     w->keep = keep;
+    uint64_t *k64 = realloc(w->k64, n * sizeof(*k64));
+    if (!k64)
+        return false;
+    w->k64 = k64;
     w->cap = n;
     return true;
 }
@@ -646,22 +830,80 @@ out:
     return err;
 }
 
+static size_t top_count(const query_options *o, bool stats);
+static void agg_key_from_compact(const run *r, uint64_t k, uint8_t *key);
+
+/* agg_passes > 1: keeps the top N of this pass's -A tables (keys and
+ * counters copied to w->sv_*) and empties the tables for the next pass. */
+static cf_err save_pass_top(worker *w)
+{
+    const run *r = w->r;
+    query_order order = r->o->order == QUERY_ORDER_NONE ? QUERY_ORDER_TSTART : r->o->order;
+    size_t k = top_count(r->o, false), kl = r->agg_key_len, *i16 = NULL, *i4 = NULL, n16 = 0, n4 = 0;
+    cf_err err = query_table_top(&w->agg, order, k, &i16, &n16);
+    if (!err && w->agg4.slots)
+        err = query_itable_top(&w->agg4, order, k, &i4, &n4);
+    size_t n = w->n_sv + n16 + n4;
+    uint8_t *keys = err ? NULL : realloc(w->sv_keys, (n ? n : 1) * kl);
+    if (keys)
+        w->sv_keys = keys;
+    query_counts *cnt = keys ? realloc(w->sv_counts, (n ? n : 1) * sizeof(*cnt)) : NULL;
+    if (cnt)
+        w->sv_counts = cnt;
+    if (!keys || !cnt) {
+        free(i16);
+        free(i4);
+        return err ? err : CF_ERR_NOMEM;
+    }
+    for (size_t j = 0; j < n16; j++, w->n_sv++) {
+        memcpy(w->sv_keys + w->n_sv * kl, query_table_key(&w->agg, i16[j]), kl);
+        w->sv_counts[w->n_sv] = *query_table_counts(&w->agg, i16[j]);
+    }
+    for (size_t j = 0; j < n4; j++, w->n_sv++) {
+        agg_key_from_compact(r, w->agg4.slots[i4[j]].key, w->sv_keys + w->n_sv * kl);
+        w->sv_counts[w->n_sv] = w->agg4.slots[i4[j]].c;
+    }
+    free(i16);
+    free(i4);
+    query_table_clear(&w->agg);
+    if (w->agg4.slots)
+        query_itable_clear(&w->agg4);
+    return CF_OK;
+}
+
+/* Partitioned -A: every worker reads every segment, agg_passes times;
+ * segment s is "owned" (totals, -s tables, messages) by worker
+ * s % n_workers in the first pass. */
+static cf_err scan_partitioned(worker *w)
+{
+    run *r = w->r;
+    for (unsigned pass = 0; pass < r->agg_passes && !r->stop; pass++) {
+        w->part = pass * r->n_workers + w->id;
+        for (size_t s = 0; s < r->n_segs && !r->stop; s++) {
+            cf_err err = scan_segment(w, s, pass == 0 && s % r->n_workers == w->id);
+            if (err)
+                return err;
+        }
+        if (r->agg_passes > 1) {
+            cf_err err = save_pass_top(w);
+            if (err)
+                return err;
+        }
+    }
+    return CF_OK;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
     run *r = w->r;
     if (r->partitioned) {
-        /* every worker reads every segment; segment s is "owned" (totals, -s tables,
-         * messages) by worker s % n_workers */
-        for (size_t s = 0; s < r->n_segs && !r->stop; s++) {
-            cf_err err = scan_segment(w, s, s % r->n_workers == w->id);
-            if (err) {
-                pthread_mutex_lock(&r->mu);
-                if (!r->fatal)
-                    r->fatal = err;
-                pthread_mutex_unlock(&r->mu);
-                break;
-            }
+        cf_err err = scan_partitioned(w);
+        if (err) {
+            pthread_mutex_lock(&r->mu);
+            if (!r->fatal)
+                r->fatal = err;
+            pthread_mutex_unlock(&r->mu);
         }
         return NULL;
     }
@@ -753,6 +995,11 @@ static cf_err plan(run *r, const query_options *o, char *msg, size_t msg_len)
         if (r->agg[k].field == QUERY_AGG_DSTNET)
             r->mask |= B(DST_MASK);
     }
+    r->agg_compact = r->n_agg >= 1 && r->n_agg <= 2;
+    for (size_t k = 0; k < r->n_agg; k++)
+        if (width_of(agg_field_id[r->agg[k].field]) != 16 || r->agg[k].field == QUERY_AGG_SRCNET ||
+            r->agg[k].field == QUERY_AGG_DSTNET)
+            r->agg_compact = false;
     r->listing = !o->info && o->n_stats == 0 && !o->aggregate && o->format != QUERY_OUT_NULL;
     char fmt[512];
     const char *fmt_text = o->format == QUERY_OUT_FMT ? o->fmt : NULL;
@@ -835,9 +1082,13 @@ static cf_err worker_init(worker *w, run *r)
             return CF_ERR_NOMEM;
         if (elem_direct(d) && !(w->direct[t] = calloc(65536, sizeof(query_counts))))
             return CF_ERR_NOMEM;
+        if (d->is_addr && query_itable_init(&w->tables4[t], r->o->max_keys))
+            return CF_ERR_NOMEM;
     }
     if (r->o->aggregate) {
         if (query_table_init(&w->agg, r->agg_key_len, r->o->max_keys))
+            return CF_ERR_NOMEM;
+        if (r->agg_compact && query_itable_init(&w->agg4, r->o->max_keys))
             return CF_ERR_NOMEM;
     }
     return CF_OK;
@@ -847,12 +1098,17 @@ static void worker_free(worker *w)
 {
     for (size_t t = 0; t < QUERY_MAX_STATS; t++) {
         query_table_free(&w->tables[t]);
+        query_itable_free(&w->tables4[t]);
         free(w->direct[t]);
     }
     query_table_free(&w->agg);
+    query_itable_free(&w->agg4);
+    free(w->sv_keys);
+    free(w->sv_counts);
     free(w->hash);
     free(w->keys);
     free(w->keep);
+    free(w->k64);
     free(w->idx);
     free(w->sel);
 }
@@ -886,10 +1142,16 @@ static cf_err scan_all(run *r, worker *w, unsigned n, FILE *out, bool *any)
         err = flush_direct(&w[i]);
     for (unsigned i = 1; i < started && !err; i++) {
         query_totals_merge(&w[0].tot, &w[i].tot);
-        for (size_t t = 0; t < r->n_tables && !err; t++)
+        for (size_t t = 0; t < r->n_tables && !err; t++) {
             err = query_table_merge(&w[0].tables[t], &w[i].tables[t]);
-        if (r->o->aggregate && !r->partitioned && !err)
+            if (w[0].tables4[t].slots)
+                query_itable_merge(&w[0].tables4[t], &w[i].tables4[t]);
+        }
+        if (r->o->aggregate && !r->partitioned && !err) {
             err = query_table_merge(&w[0].agg, &w[i].agg);
+            if (r->agg_compact)
+                query_itable_merge(&w[0].agg4, &w[i].agg4);
+        }
     }
     return err;
 }
@@ -901,52 +1163,104 @@ static size_t top_count(const query_options *o, bool stats)
     return stats ? 10 : 0;
 }
 
-/* One aggregated record chosen for printing: a slot of one worker's table. */
+/* One aggregated record chosen for printing. */
 typedef struct pick {
-    const query_table *t;
-    size_t slot;
-    uint64_t v;
+    const uint8_t *key;    /* the -A key (agg_key_len bytes): in a table, or in the key arena of top_multi */
+    const query_counts *c;
+    uint64_t v;            /* order value */
 } pick;
 
-static int pick_cmp(const void *a, const void *b, void *asc_arg)
+static int pick_cmp(const void *a, const void *b, void *arg)
 {
     const pick *x = a, *y = b;
-    bool asc = *(const bool *)asc_arg;
+    const size_t *kl = arg;
+    bool asc = kl[1] != 0;
     if (x->v != y->v)
         return (asc ? x->v < y->v : x->v > y->v) ? -1 : 1;
-    return memcmp(query_table_key(x->t, x->slot), query_table_key(y->t, y->slot), x->t->key_len);
+    return memcmp(x->key, y->key, kl[0]);
 }
 
-/* The top k (0: all) entries over the tables of n workers (disjoint key sets
- * when partitioned, else only w[0]'s table holds the merged result). */
-static cf_err top_multi(const run *r, const worker *w, query_order order, size_t k, pick **out, size_t *n_out)
+/* The full -A key of a compact key (as agg_key_build makes it for the row). */
+static void agg_key_from_compact(const run *r, uint64_t k, uint8_t *key)
 {
-    size_t n_tables = r->partitioned ? r->n_workers : 1, n = 0, cap = 0;
-    pick *p = NULL;
-    for (size_t i = 0; i < n_tables; i++) {
-        size_t *idx = NULL, m = 0;
-        cf_err err = query_table_top(&w[i].agg, order, k, &idx, &m);
-        if (err) {
-            free(p);
-            return err;
-        }
-        if (n + m > cap) {
-            cap = n + m;
-            pick *np = realloc(p, (cap ? cap : 1) * sizeof(*np));
-            if (!np) {
-                free(idx);
-                free(p);
-                return CF_ERR_NOMEM;
-            }
-            p = np;
-        }
-        for (size_t j = 0; j < m; j++)
-            p[n++] = (pick){&w[i].agg, idx[j], query_order_value(query_table_counts(&w[i].agg, idx[j]), order)};
-        free(idx);
+    if (r->n_agg == 1) {
+        addr_from_u32((uint32_t)k, key);
+        return;
     }
-    bool asc = order == QUERY_ORDER_TSTART || order == QUERY_ORDER_TEND;
-    if (n_tables > 1)
-        qsort_r(p, n, sizeof(*p), pick_cmp, &asc);
+    addr_from_u32((uint32_t)(k >> 32), key);
+    addr_from_u32((uint32_t)k, key + 16);
+}
+
+static cf_err picks_reserve(pick **p, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return CF_OK;
+    pick *np = realloc(*p, need * sizeof(*np));
+    if (!np)
+        return CF_ERR_NOMEM;
+    *p = np;
+    *cap = need;
+    return CF_OK;
+}
+
+/* The top k (0: all) entries over the tables of the workers (disjoint key
+ * sets: per worker when partitioned, else w[0]'s merged tables; compact and
+ * general tables never share a key).  *arena holds the keys of compact
+ * entries; both *out and *arena are malloc'ed. */
+static cf_err top_multi(const run *r, const worker *w, query_order order, size_t k, pick **out, size_t *n_out,
+                        uint8_t **arena)
+{
+    size_t n_tables = r->partitioned ? r->n_workers : 1, n = 0, cap = 0, kl = r->agg_key_len;
+    pick *p = NULL;
+    cf_err err = CF_OK;
+    *arena = NULL;
+    if (r->agg_passes > 1) { /* the tops of every pass were saved by the workers */
+        for (size_t i = 0; i < n_tables && !err; i++) {
+            err = picks_reserve(&p, &cap, n + w[i].n_sv + 1);
+            for (size_t j = 0; !err && j < w[i].n_sv; j++)
+                p[n++] = (pick){w[i].sv_keys + j * kl, &w[i].sv_counts[j],
+                                query_order_value(&w[i].sv_counts[j], order)};
+        }
+        n_tables = 0;
+    }
+    size_t *idx4[64] = {0}, m4[64] = {0}, total4 = 0;
+    for (size_t i = 0; i < n_tables && !err; i++) {
+        size_t *idx = NULL, m = 0;
+        err = query_table_top(&w[i].agg, order, k, &idx, &m);
+        if (!err)
+            err = picks_reserve(&p, &cap, n + m + 1);
+        for (size_t j = 0; !err && j < m; j++) {
+            const query_counts *c = query_table_counts(&w[i].agg, idx[j]);
+            p[n++] = (pick){query_table_key(&w[i].agg, idx[j]), c, query_order_value(c, order)};
+        }
+        free(idx);
+        if (!err && w[i].agg4.slots)
+            err = query_itable_top(&w[i].agg4, order, k, &idx4[i], &m4[i]);
+        total4 += m4[i];
+    }
+    if (!err && total4 && !(*arena = malloc(total4 * kl)))
+        err = CF_ERR_NOMEM;
+    if (!err)
+        err = picks_reserve(&p, &cap, n + total4 + 1);
+    size_t a = 0;
+    for (size_t i = 0; i < n_tables && !err; i++) {
+        for (size_t j = 0; j < m4[i]; j++) {
+            const query_ient *e = &w[i].agg4.slots[idx4[i][j]];
+            uint8_t *key = *arena + a++ * kl;
+            agg_key_from_compact(r, e->key, key);
+            p[n++] = (pick){key, &e->c, query_order_value(&e->c, order)};
+        }
+    }
+    for (size_t i = 0; i < n_tables; i++)
+        free(idx4[i]);
+    if (err) {
+        free(p);
+        free(*arena);
+        *arena = NULL;
+        return err;
+    }
+    size_t arg[2] = {kl, order == QUERY_ORDER_TSTART || order == QUERY_ORDER_TEND};
+    qsort_r(p, n, sizeof(*p), pick_cmp, arg);
     *out = p;
     *n_out = k && n > k ? k : n;
     return CF_OK;
@@ -959,7 +1273,8 @@ static cf_err print_aggregated(run *r, const worker *w, FILE *out)
     query_order order = o->order == QUERY_ORDER_NONE ? QUERY_ORDER_TSTART : o->order;
     pick *top = NULL;
     size_t n_top = 0;
-    cf_err err = top_multi(r, w, order, top_count(o, false), &top, &n_top);
+    uint8_t *arena = NULL;
+    cf_err err = top_multi(r, w, order, top_count(o, false), &top, &n_top, &arena);
     if (err)
         return err;
     query_buf b = {0};
@@ -967,8 +1282,8 @@ static cf_err print_aggregated(run *r, const worker *w, FILE *out)
     for (size_t i = 0; i < n_top && !err; i++) {
         flow_record rec;
         memset(&rec, 0, sizeof(rec));
-        const query_counts *c = query_table_counts(top[i].t, top[i].slot);
-        agg_key_decode(r, query_table_key(top[i].t, top[i].slot), &rec);
+        const query_counts *c = top[i].c;
+        agg_key_decode(r, top[i].key, &rec);
         rec.first_ms = c->first;
         rec.last_ms = c->last;
         rec.packets = c->packets;
@@ -987,6 +1302,7 @@ static cf_err print_aggregated(run *r, const worker *w, FILE *out)
         err = CF_ERR_IO;
     query_buf_free(&b);
     free(top);
+    free(arena);
     return err;
 }
 
@@ -1031,6 +1347,25 @@ static cf_err list_segments(const query_options *o, store_segment **segs, size_t
     return CF_OK;
 }
 
+/* Rows of -A keys one worker's table should hold per pass, at most: about
+ * 8 M keys (the compact table then stays within 8 M slots, 384 MB). */
+#define AGG_PASS_ROWS (UINT64_C(8) << 20)
+/* Stored bytes per flow assumed to estimate the rows from the file sizes
+ * (the store keeps 16 to 25 bytes per NetFlow v5 flow). */
+#define AGG_BYTES_PER_ROW 16
+
+/* How many passes a partitioned -A makes: 1, or more for a top N (-n) of
+ * data large enough that one pass would hold more than AGG_PASS_ROWS rows
+ * per worker (a bound on the distinct keys).  At most 8. */
+static unsigned agg_passes(const query_options *o, unsigned n_workers, uint64_t bytes_read)
+{
+    if (!o->aggregate || o->limit || top_count(o, false) == 0)
+        return 1;
+    uint64_t rows = bytes_read / AGG_BYTES_PER_ROW, per = (uint64_t)n_workers * AGG_PASS_ROWS;
+    uint64_t p = (rows + per - 1) / per;
+    return p < 1 ? 1 : p > 8 ? 8 : (unsigned)p;
+}
+
 static double cpu_seconds(void) { return (double)clock() / CLOCKS_PER_SEC; }
 
 static cf_err report(run *r, worker *w0, FILE *out, bool any, uint64_t bytes_read, double wall)
@@ -1046,7 +1381,13 @@ static cf_err report(run *r, worker *w0, FILE *out, bool any, uint64_t bytes_rea
         for (t = 0; t < r->n_tables; t++)
             if (r->table_elem[t] == o->stat_elem[i])
                 break;
-        query_report_stat(out, o, o->stat_elem[i], o->stat_order[i], &w0->tables[t], &w0->tot);
+        query_row *rows = NULL;
+        size_t n_rows = 0;
+        err = stat_rows(w0, t, o->stat_order[i], top_count(o, true), &rows, &n_rows);
+        if (err)
+            return err;
+        query_report_stat(out, o, o->stat_elem[i], o->stat_order[i], rows, n_rows, &w0->tot);
+        free(rows);
     }
     if (o->aggregate && !o->n_stats && r->printer.format != QUERY_OUT_NULL)
         err = print_aggregated(r, w0, out);
@@ -1131,7 +1472,9 @@ cf_err query_run(const query_options *o, FILE *out, FILE *errout, query_result *
         goto out;
     }
     r.n_workers = n_workers;
-    r.partitioned = o->aggregate && n_workers > 1 && !o->limit;
+    r.agg_passes = agg_passes(o, n_workers, bytes_read);
+    r.n_parts = n_workers * r.agg_passes;
+    r.partitioned = o->aggregate && (n_workers > 1 || r.agg_passes > 1) && !o->limit;
     for (unsigned i = 0; i < n_workers && !err; i++) {
         err = worker_init(&w[i], &r);
         w[i].id = i;
@@ -1149,9 +1492,9 @@ cf_err query_run(const query_options *o, FILE *out, FILE *errout, query_result *
     if (err)
         goto out;
     for (size_t t = 0; t < r.n_tables; t++)
-        untracked += w[0].tables[t].untracked;
+        untracked += w[0].tables[t].untracked + w[0].tables4[t].untracked;
     for (unsigned i = 0; i < (r.partitioned ? n_workers : 1); i++)
-        untracked += w[i].agg.untracked;
+        untracked += w[i].agg.untracked + w[i].agg4.untracked;
     double wall = (double)(cf_time_mono_ns() - t0) / 1e9;
     (void)c0;
     err = report(&r, &w[0], out, any, bytes_read, wall);

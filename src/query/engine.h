@@ -37,9 +37,17 @@ typedef struct query_totals {
 void query_totals_init(query_totals *t);
 void query_totals_merge(query_totals *dst, const query_totals *src);
 
-/* report.c */
+/* One row of a -s table: the key (16-byte address, or a value in the
+ * first 8 bytes) and its counters. */
+typedef struct query_row {
+    uint8_t key[16];
+    query_counts c;
+    uint64_t v; /* the order value */
+} query_row;
+
+/* report.c: prints the table of rows (already in order, at most -n). */
 void query_report_stat(FILE *out, const query_options *o, query_elem e, query_order order,
-                       const query_table *t, const query_totals *tot);
+                       const query_row *rows, size_t n_rows, const query_totals *tot);
 void query_report_summary(FILE *out, const query_options *o, const query_totals *tot, uint64_t bytes_read,
                           double wall_s);
 void query_report_info(FILE *out, const query_totals *tot);

@@ -83,15 +83,10 @@ static void stat_row(query_buf *b, const query_options *o, query_elem e, const q
 }
 
 void query_report_stat(FILE *out, const query_options *o, query_elem e, query_order order,
-                       const query_table *t, const query_totals *tot)
+                       const query_row *rows, size_t n_rows, const query_totals *tot)
 {
     const query_elem_def *d = query_elem_get(e);
     size_t want = o->top_n >= 0 ? (size_t)o->top_n : 10;
-    size_t *top = NULL, n_top = 0;
-    if (query_table_top(t, order, want, &top, &n_top) != CF_OK) {
-        fprintf(out, "(out of memory sorting the statistics)\n");
-        return;
-    }
     query_buf b = {0};
     if (!o->quiet) {
         char line[256];
@@ -101,12 +96,11 @@ void query_report_stat(FILE *out, const query_options *o, query_elem e, query_or
         query_buf_pad_left(&b, d->title, strlen(d->title), o->ipv6_long ? 39 : 17);
         query_buf_puts(&b, "    Flows(%)     Packets(%)       Bytes(%)         pps      bps   bpp\n");
     }
-    for (size_t i = 0; i < n_top; i++)
-        stat_row(&b, o, e, query_table_counts(t, top[i]), query_table_key(t, top[i]), tot);
+    for (size_t i = 0; i < n_rows; i++)
+        stat_row(&b, o, e, &rows[i].c, rows[i].key, tot);
     query_buf_putc(&b, '\n');
     fwrite(b.p, 1, b.len, out);
     query_buf_free(&b);
-    free(top);
 }
 
 static void averages(const query_totals *t, uint64_t *bps, uint64_t *pps, uint64_t *bpp)

@@ -79,6 +79,9 @@ typedef struct sim_encoder_options {
     uint64_t boot_ms;           /* when the exporter "booted" (sysUptime 0), ms since the epoch;
                                  * every export time and flow time must lie within 49 days after it */
     uint16_t sampling_interval; /* announced sampling interval (0: none) */
+    uint8_t no_templates;       /* v9/IPFIX: never send (options) templates, only data sets; as
+                                 * an exporter whose collector restarted between two template
+                                 * refreshes (tests template persistence) */
 } sim_encoder_options;
 
 /*
@@ -134,6 +137,8 @@ typedef struct sim_send_options {
     uint64_t start_ms;     /* 0: flows end "now" (wall clock); else virtual time of the first flow */
     uint64_t span_ms;      /* with start_ms: last times spread evenly over [start, start + span) */
     double max_seconds;    /* wall-clock bound (0: none) */
+    uint16_t src_port;     /* 0: any; else exporter i sends from UDP port src_port + i */
+    uint8_t no_templates;  /* v9/IPFIX: send data sets only (sim_encoder_options.no_templates) */
     sim_gen_options gen;
 } sim_send_options;
 

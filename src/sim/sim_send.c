@@ -2,7 +2,9 @@
  * send over UDP at a bounded rate, count what was sent. */
 #include "sim/sim.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,32 @@ void sim_send_options_default(sim_send_options *o)
     o->rate = 1000;
     o->exporters = 1;
     sim_gen_options_default(&o->gen);
+}
+
+/* Binds fd to the wildcard address of o->to's family, UDP port port. */
+static cf_err bind_source(int fd, const sim_send_options *o, uint16_t port, char *errbuf, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    socklen_t len;
+    if (o->to.ss_family == AF_INET6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(port);
+        len = sizeof(*s6);
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(port);
+        len = sizeof(*s4);
+    }
+    int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (bind(fd, (struct sockaddr *)&ss, len) != 0) {
+        snprintf(errbuf, errlen, "bind to source port %u: %s", port, strerror(errno));
+        return CF_ERR_IO;
+    }
+    return CF_OK;
 }
 
 static bool stop_requested(const sim_run *run)
@@ -111,7 +139,11 @@ static cf_err run_open(sim_run *run, char *errbuf, size_t errlen)
     if (!run->ex)
         return CF_ERR_NOMEM;
     uint64_t first_ms = o->start_ms ? o->start_ms : cf_time_now_ms();
-    sim_encoder_options eo = {.boot_ms = first_ms - SIM_BOOT_BEFORE_MS};
+    sim_encoder_options eo = {.boot_ms = first_ms - SIM_BOOT_BEFORE_MS, .no_templates = o->no_templates};
+    if (o->src_port && (uint32_t)o->src_port + o->exporters - 1 > 65535) {
+        snprintf(errbuf, errlen, "source ports %u + %u exporters exceed 65535", o->src_port, o->exporters);
+        return CF_ERR_USAGE;
+    }
     for (uint32_t i = 0; i < o->exporters; i++) {
         run->ex[i].fd = -1;
         run->n_ex = i + 1;
@@ -125,6 +157,8 @@ static cf_err run_open(sim_run *run, char *errbuf, size_t errlen)
             snprintf(errbuf, errlen, "socket: %s", strerror(errno));
             return CF_ERR_IO;
         }
+        if (o->src_port && (err = bind_source(run->ex[i].fd, o, (uint16_t)(o->src_port + i), errbuf, errlen)))
+            return err;
         int sndbuf = 4 << 20;
         (void)setsockopt(run->ex[i].fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
         size_t m = sim_encoder_max_records(run->ex[i].enc);

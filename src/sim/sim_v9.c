@@ -34,6 +34,9 @@
  *   times v9: 22/21 flowStart/EndSysUpTime (4 each);
  *         IPFIX: 152/153 flowStart/EndMilliseconds (8 each)
  *
+ * With sim_encoder_options.no_templates no template or options set is ever
+ * sent, only data sets.
+ *
  * v9 numbers packets, IPFIX data records (options data included).  The v9
  * sysUptime is taken at the whole second of unix_secs, so that a decoder's
  * unix_secs * 1000 - (sysUptime - t) gives the flow's millisecond back.
@@ -249,7 +252,7 @@ cf_err sim_tpl_encode(void *state, const flow_record *recs, size_t n, uint64_t e
         w16(&w, 9), w16(&w, 0), w32(&w, (uint32_t)(export_s_ms - s->opt.boot_ms));
         w32(&w, (uint32_t)(export_ms / 1000u)), w32(&w, s->sequence), w32(&w, s->opt.engine_id);
     }
-    if (s->packets % SIM_TPL_REFRESH == 0) {
+    if (!s->opt.no_templates && s->packets % SIM_TPL_REFRESH == 0) {
         count += put_templates(&w, s);
         seq_records += 1; /* the options record */
     }

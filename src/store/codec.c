@@ -10,6 +10,7 @@
  */
 #include "store/segment_format.h"
 
+#include <endian.h>
 #include <lz4.h>
 #include <stdlib.h>
 #include <xxhash.h>
@@ -240,29 +241,133 @@ static void put_planes(const uint64_t *d, size_t n, unsigned nb, uint8_t *out)
     }
 }
 
+/* Value i of nb kept bytes stored as planes of n bytes each (nb is a
+ * constant at every call site after inlining, so the loop unrolls and the
+ * caller's loop over i vectorises). */
+static inline __attribute__((always_inline)) uint64_t plane_val(const uint8_t *src, size_t n, unsigned nb, size_t i)
+{
+    uint64_t v = 0;
+    for (unsigned j = 0; j < nb; j++)
+        v |= (uint64_t)src[(size_t)j * n + i] << (8 * j);
+    return v;
+}
+
+static inline __attribute__((always_inline)) void get_planes_nb(const uint8_t *src, size_t n, unsigned nb,
+                                                               uint64_t *d)
+{
+    for (size_t i = 0; i < n; i++)
+        d[i] = plane_val(src, n, nb, i);
+}
+
 static void get_planes(const uint8_t *src, size_t n, unsigned nb, uint64_t *d)
 {
-    memset(d, 0, n * sizeof(*d));
-    for (unsigned j = 0; j < nb; j++) {
-        const uint8_t *plane = src + (size_t)j * n;
-        for (size_t i = 0; i < n; i++)
-            d[i] |= (uint64_t)plane[i] << (8 * j);
+    switch (nb) {
+    case 0: memset(d, 0, n * sizeof(*d)); break; /* REF with every value at base */
+    case 1: get_planes_nb(src, n, 1, d); break;
+    case 2: get_planes_nb(src, n, 2, d); break;
+    case 3: get_planes_nb(src, n, 3, d); break;
+    case 4: get_planes_nb(src, n, 4, d); break;
+    case 5: get_planes_nb(src, n, 5, d); break;
+    case 6: get_planes_nb(src, n, 6, d); break;
+    case 7: get_planes_nb(src, n, 7, d); break;
+    default: get_planes_nb(src, n, 8, d); break;
+    }
+}
+
+/* FOR straight into the output type: out[i] = min + value i of the planes. */
+static inline __attribute__((always_inline)) void for_planes_w(const uint8_t *src, size_t n, unsigned nb,
+                                                              unsigned w, uint64_t min, uint8_t *out)
+{
+    for (size_t i = 0; i < n; i++)
+        store_w(out, w, i, min + plane_val(src, n, nb, i));
+}
+
+/* False when (w, nb) has no fast path (nb > w cannot be valid FOR). */
+static bool for_planes(const uint8_t *src, size_t n, unsigned nb, unsigned w, uint64_t min, uint8_t *out)
+{
+    switch (w * 16 + nb) {
+    case 0x11: for_planes_w(src, n, 1, 1, min, out); return true;
+    case 0x21: for_planes_w(src, n, 1, 2, min, out); return true;
+    case 0x22: for_planes_w(src, n, 2, 2, min, out); return true;
+    case 0x41: for_planes_w(src, n, 1, 4, min, out); return true;
+    case 0x42: for_planes_w(src, n, 2, 4, min, out); return true;
+    case 0x43: for_planes_w(src, n, 3, 4, min, out); return true;
+    case 0x44: for_planes_w(src, n, 4, 4, min, out); return true;
+    case 0x81: for_planes_w(src, n, 1, 8, min, out); return true;
+    case 0x82: for_planes_w(src, n, 2, 8, min, out); return true;
+    case 0x83: for_planes_w(src, n, 3, 8, min, out); return true;
+    case 0x84: for_planes_w(src, n, 4, 8, min, out); return true;
+    case 0x85: for_planes_w(src, n, 5, 8, min, out); return true;
+    case 0x86: for_planes_w(src, n, 6, 8, min, out); return true;
+    case 0x87: for_planes_w(src, n, 7, 8, min, out); return true;
+    case 0x88: for_planes_w(src, n, 8, 8, min, out); return true;
+    default: return false;
     }
 }
 
 /* Sparse layout: bitmap of non-zero values, then the planes of those. */
 static size_t put_sparse(uint64_t *d, size_t n, unsigned nb, uint8_t *out)
 {
-    size_t bm = (n + 7) / 8, m = 0;
-    memset(out, 0, bm);
-    for (size_t i = 0; i < n; i++) {
-        if (d[i]) {
-            out[i >> 3] |= (uint8_t)(1u << (i & 7));
-            d[m++] = d[i]; /* compacts in place: m <= i */
+    size_t bm = (n + 7) / 8, m = 0, i = 0;
+    /* branch-free: each bitmap byte is built in a register, and every value
+     * is stored at m (compacts in place: m <= i), m advancing only past
+     * non-zero ones */
+    for (size_t byte = 0; byte < bm; byte++) {
+        unsigned bits = 0, end = i + 8 <= n ? 8 : (unsigned)(n - i);
+        for (unsigned k = 0; k < end; k++, i++) {
+            uint64_t v = d[i];
+            unsigned nz = v != 0;
+            bits |= nz << k;
+            d[m] = v;
+            m += nz;
         }
+        out[byte] = (uint8_t)bits;
     }
     put_planes(d, m, nb, out + bm);
     return bm + m * nb;
+}
+
+/* Bits set in a 64-bit word (portable: no popcnt instruction assumed). */
+static inline unsigned popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & UINT64_C(0x5555555555555555));
+    x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+    x = (x + (x >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+    return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
+}
+
+/* Word wi (8 bitmap bytes, little-endian) of a bitmap of n bits, bits past n cleared. */
+static inline uint64_t bitmap_word(const uint8_t *bm, size_t n, size_t wi)
+{
+    size_t bytes = (n + 7) / 8, at = wi * 8;
+    uint64_t v = 0;
+    if (at + 8 <= bytes) {
+        memcpy(&v, bm + at, 8);
+        v = le64toh(v);
+    } else {
+        for (size_t k = at; k < bytes; k++)
+            v |= (uint64_t)bm[k] << (8 * (k - at));
+    }
+    size_t bits_left = n - wi * 64;
+    if (bits_left < 64)
+        v &= (UINT64_C(1) << bits_left) - 1;
+    return v;
+}
+
+/* Scatters the m values of the planes pl to the set bits of the bitmap;
+ * d must be zeroed. */
+static inline __attribute__((always_inline)) void sparse_scatter(const uint8_t *bm, const uint8_t *pl, size_t n,
+                                                                size_t m, unsigned nb, uint64_t *d)
+{
+    size_t j = 0;
+    for (size_t wi = 0; wi * 64 < n; wi++) {
+        uint64_t word = bitmap_word(bm, n, wi);
+        while (word) {
+            size_t i = wi * 64 + (size_t)__builtin_ctzll(word);
+            d[i] = plane_val(pl, m, nb, j++);
+            word &= word - 1;
+        }
+    }
 }
 
 /* CF_ERR_CORRUPT when raw_len does not match the bitmap. */
@@ -271,20 +376,21 @@ static cf_err get_sparse(const uint8_t *src, size_t raw_len, size_t n, unsigned 
     size_t bm = (n + 7) / 8, m = 0;
     if (raw_len < bm)
         return CF_ERR_CORRUPT;
-    for (size_t i = 0; i < bm; i++)
-        m += (size_t)__builtin_popcount(src[i] & (i + 1 < bm || n % 8 == 0 ? 0xffu : (1u << (n % 8)) - 1));
+    for (size_t wi = 0; wi * 64 < n; wi++)
+        m += popcount64(bitmap_word(src, n, wi));
     if (raw_len != bm + m * nb)
         return CF_ERR_CORRUPT;
+    memset(d, 0, n * sizeof(*d));
     const uint8_t *pl = src + bm;
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t v = 0;
-        if (src[i >> 3] & (1u << (i & 7))) {
-            for (unsigned p = 0; p < nb; p++)
-                v |= (uint64_t)pl[p * m + j] << (8 * p);
-            j++;
-        }
-        d[i] = v;
+    switch (nb) {
+    case 1: sparse_scatter(src, pl, n, m, 1, d); break;
+    case 2: sparse_scatter(src, pl, n, m, 2, d); break;
+    case 3: sparse_scatter(src, pl, n, m, 3, d); break;
+    case 4: sparse_scatter(src, pl, n, m, 4, d); break;
+    case 5: sparse_scatter(src, pl, n, m, 5, d); break;
+    case 6: sparse_scatter(src, pl, n, m, 6, d); break;
+    case 7: sparse_scatter(src, pl, n, m, 7, d); break;
+    default: sparse_scatter(src, pl, n, m, 8, d); break;
     }
     return CF_OK;
 }
@@ -368,11 +474,15 @@ static size_t dict_raw_len(unsigned n_vals, unsigned w, size_t n)
 static inline __attribute__((always_inline)) void dict_codes_w(small_dict *d, const uint8_t *vals, unsigned w,
                                                               size_t n, unsigned k, uint8_t *codes)
 {
+    uint64_t plo = 0, phi = 0;
+    unsigned pc = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t lo, hi;
         dict_value(vals, w, i, &lo, &hi);
-        unsigned c = (unsigned)dict_code(d, lo, hi);
-        codes[(i * k) >> 3] |= (uint8_t)(c << ((i * k) & 7));
+        if (i == 0 || lo != plo || hi != phi) /* runs are common: skip the hash */
+            pc = (unsigned)dict_code(d, lo, hi);
+        plo = lo, phi = hi;
+        codes[(i * k) >> 3] |= (uint8_t)(pc << ((i * k) & 7));
     }
 }
 
@@ -408,6 +518,25 @@ static inline __attribute__((always_inline)) void dict_get_w(const uint64_t *tab
         store_w(out, w, i, tab[(codes[(i * k) >> 3] >> ((i * k) & 7)) & mask]);
 }
 
+/* dict_get_w with k (bits per code: 1, 2 or 4) a constant as well. */
+static void dict_get_k(const uint64_t *tab, const uint8_t *codes, unsigned w, unsigned k, size_t n, uint8_t *out)
+{
+    switch (w * 16 + k) {
+    case 0x11: dict_get_w(tab, codes, 1, 1, n, out); break;
+    case 0x12: dict_get_w(tab, codes, 1, 2, n, out); break;
+    case 0x14: dict_get_w(tab, codes, 1, 4, n, out); break;
+    case 0x21: dict_get_w(tab, codes, 2, 1, n, out); break;
+    case 0x22: dict_get_w(tab, codes, 2, 2, n, out); break;
+    case 0x24: dict_get_w(tab, codes, 2, 4, n, out); break;
+    case 0x41: dict_get_w(tab, codes, 4, 1, n, out); break;
+    case 0x42: dict_get_w(tab, codes, 4, 2, n, out); break;
+    case 0x44: dict_get_w(tab, codes, 4, 4, n, out); break;
+    case 0x81: dict_get_w(tab, codes, 8, 1, n, out); break;
+    case 0x82: dict_get_w(tab, codes, 8, 2, n, out); break;
+    default: dict_get_w(tab, codes, 8, 4, n, out); break;
+    }
+}
+
 static void dict_get(const store_col_entry *e, const uint8_t *raw, size_t n, uint8_t *out)
 {
     unsigned w = e->width, k = e->nbytes;
@@ -426,12 +555,7 @@ static void dict_get(const store_col_entry *e, const uint8_t *raw, size_t n, uin
         memcpy(v, raw + c * w, w);
         tab[c] = store_le64(v);
     }
-    switch (w) {
-    case 1: dict_get_w(tab, codes, 1, k, n, out); break;
-    case 2: dict_get_w(tab, codes, 2, k, n, out); break;
-    case 4: dict_get_w(tab, codes, 4, k, n, out); break;
-    default: dict_get_w(tab, codes, 8, k, n, out); break;
-    }
+    dict_get_k(tab, codes, w, k, n, out);
 }
 
 /* Byte positions of 16-byte values that differ from the first value. */
@@ -543,17 +667,18 @@ static size_t transform_int(store_codec_ctx *cx, const flow_field *f, const uint
  * a presence bitmap: cheaper than hashing. */
 static bool dict_build_small(small_dict *dict, const uint64_t *d, size_t n, uint64_t min, uint8_t code[256])
 {
-    uint64_t seen[4] = {0};
+    /* plain byte stores: no read-modify-write chain through a bitmap */
+    uint8_t seen[256] = {0};
     for (size_t i = 0; i < n; i++)
-        seen[d[i] >> 6] |= UINT64_C(1) << (d[i] & 63);
+        seen[d[i] & 0xff] = 1;
     unsigned cnt = 0;
-    for (int k = 0; k < 4; k++)
-        cnt += (unsigned)__builtin_popcountll(seen[k]);
+    for (unsigned v = 0; v < 256; v++)
+        cnt += seen[v];
     if (cnt > STORE_SMALLDICT_MAX)
         return false;
     memset(dict, 0, sizeof(*dict));
     for (unsigned v = 0; v < 256; v++) {
-        if (seen[v >> 6] & (UINT64_C(1) << (v & 63))) {
+        if (seen[v]) {
             code[v] = (uint8_t)dict->n;
             dict->lo[dict->n++] = min + v;
         }
@@ -572,9 +697,15 @@ static void dict_put_small(const small_dict *dict, const uint64_t *d, size_t n, 
         memcpy(out + c * w, v, w);
     }
     uint8_t *codes = out + (size_t)dict->n * w;
-    memset(codes, 0, (n * k + 7) / 8);
-    for (size_t i = 0; i < n; i++)
-        codes[(i * k) >> 3] |= (uint8_t)(code[d[i]] << ((i * k) & 7));
+    /* each code byte is built in a register: 8 / k codes per byte */
+    unsigned per = 8 / k;
+    size_t nbytes = (n * k + 7) / 8, i = 0;
+    for (size_t b = 0; b < nbytes; b++) {
+        unsigned acc = 0;
+        for (unsigned j = 0; j < per && i < n; j++, i++)
+            acc |= (unsigned)code[d[i] & 0xff] << (j * k);
+        codes[b] = (uint8_t)acc;
+    }
 }
 
 /* Encodes an integer column into cx->raw: the smallest of planes, sparse
@@ -870,6 +1001,8 @@ cf_err store_col_decode(store_codec_ctx *cx, const store_col_entry *e, const uin
         dict_get(e, raw, n, out);
         return CF_OK;
     }
+    if (e->encoding == STORE_ENC_FOR && for_planes(raw, n, e->nbytes, e->width, e->min, out))
+        return CF_OK;
     if ((err = tmp_reserve(cx, n)) != CF_OK)
         return err;
     if (e->encoding & STORE_ENC_F_SPARSE)

@@ -34,14 +34,13 @@ typedef struct open_seg {
     uint64_t buf_since_ms;      /* writer clock when the oldest buffered record came */
     uint32_t n_buf, cap;        /* records in the columns, their capacity */
     uint8_t *cols[FLOW_FIELD_MAX_ID + 1]; /* one array per field */
-    flow_record *stage;         /* records not yet split into the columns */
-    uint32_t n_stage;
 } open_seg;
 
-/* Records are staged as they come and split into columns STAGE_RECORDS at
- * a time: one field at a time over a small batch is much cheaper than
- * scattering each record over every column. */
-#define STAGE_RECORDS 64
+/* Records are split into the columns straight from the caller's array,
+ * SPLIT_CHUNK at a time and one field at a time: the chunk (~12 KB) stays
+ * in L1 while every column of it is written sequentially, which is much
+ * cheaper than scattering each record over every column. */
+#define SPLIT_CHUNK 64
 
 struct store_writer {
     char *dir;                  /* source directory */
@@ -218,53 +217,36 @@ static inline __attribute__((always_inline)) void split_w(uint8_t *dst, const fl
         memcpy(dst + k * w, (const uint8_t *)&src[k] + off, w);
 }
 
-/* Moves the staged records of s into its columns (capacity already there). */
-static void split_stage(open_seg *s)
+/* Appends recs[0 .. m) to the columns of s (capacity already there). */
+static void split_rows(open_seg *s, const flow_record *recs, size_t m)
 {
-    size_t m = s->n_stage, row = s->n_buf;
-    for (size_t i = 0; i < flow_n_fields; i++) {
-        const flow_field *f = &flow_fields[i];
-        uint8_t *dst = s->cols[f->id] + row * f->width;
-        switch (f->width) {
-        case 1: split_w(dst, s->stage, m, f->offset, 1); break;
-        case 2: split_w(dst, s->stage, m, f->offset, 2); break;
-        case 4: split_w(dst, s->stage, m, f->offset, 4); break;
-        case 8: split_w(dst, s->stage, m, f->offset, 8); break;
-        default: split_w(dst, s->stage, m, f->offset, 16); break;
+    for (size_t done = 0; done < m; done += SPLIT_CHUNK) {
+        size_t c = m - done < SPLIT_CHUNK ? m - done : SPLIT_CHUNK, row = s->n_buf + done;
+        const flow_record *src = recs + done;
+        for (size_t i = 0; i < flow_n_fields; i++) {
+            const flow_field *f = &flow_fields[i];
+            uint8_t *dst = s->cols[f->id] + row * f->width;
+            switch (f->width) {
+            case 1: split_w(dst, src, c, f->offset, 1); break;
+            case 2: split_w(dst, src, c, f->offset, 2); break;
+            case 4: split_w(dst, src, c, f->offset, 4); break;
+            case 8: split_w(dst, src, c, f->offset, 8); break;
+            default: split_w(dst, src, c, f->offset, 16); break;
+            }
         }
     }
     s->n_buf += (uint32_t)m;
-    s->n_stage = 0;
-}
-
-/* Makes room and splits the stage; CF_ERR_NOMEM leaves everything as it was. */
-static cf_err flush_stage(store_writer *w, open_seg *s)
-{
-    if (s->n_stage == 0)
-        return CF_OK;
-    if (s->n_buf + s->n_stage > s->cap) {
-        cf_err err = seg_grow(w, s, s->n_buf + s->n_stage);
-        if (err)
-            return err;
-    }
-    split_stage(s);
-    return CF_OK;
 }
 
 /* Writes the buffered records of s as one block.  On failure the records
  * are counted as lost and the file is cut back to its last whole block. */
 static cf_err write_block(store_writer *w, open_seg *s)
 {
-    cf_err err = flush_stage(w, s);
-    if (err) {
-        count_loss(w, s, s->n_stage, err);
-        s->n_stage = 0;
-    }
     size_t n = s->n_buf, len = 0;
     if (n == 0)
-        return err;
+        return CF_OK;
     uint64_t mn = 0, mx = 0;
-    err = assemble_block(w, s, &len, &mn, &mx);
+    cf_err err = assemble_block(w, s, &len, &mn, &mx);
     if (!err)
         err = pwrite_all(s->fd, w->blk, len, s->off);
     s->n_buf = 0;
@@ -307,8 +289,6 @@ static void seg_free_buffers(store_writer *w, open_seg *s)
     if (keep)
         w->spare_cap = s->cap;
     s->cap = 0;
-    free(s->stage);
-    s->stage = NULL;
 }
 
 /* Flushes, writes the trailer, fsyncs and closes segment i; removes it from
@@ -409,39 +389,59 @@ static cf_err get_seg(store_writer *w, uint64_t start, open_seg **out)
     return CF_OK;
 }
 
+/* Appends n records that all fall in the window of s: splits them into the
+ * columns and writes a block each time block_records are buffered.  Returns
+ * the first error (records that could not be buffered are counted lost). */
+static cf_err append_run(store_writer *w, open_seg *s, const flow_record *recs, size_t n)
+{
+    cf_err first = CF_OK;
+    s->last_rec_ms = w->now_ms;
+    while (n > 0) {
+        if (s->n_buf == 0)
+            s->buf_since_ms = w->now_ms;
+        size_t room = w->opt.block_records - s->n_buf, m = n < room ? n : room;
+        if (s->n_buf + m > s->cap) {
+            cf_err err = seg_grow(w, s, (uint32_t)(s->n_buf + m));
+            if (err) {
+                count_loss(w, s, n, err);
+                return first ? first : err;
+            }
+        }
+        split_rows(s, recs, m);
+        recs += m;
+        n -= m;
+        if (s->n_buf >= w->opt.block_records) {
+            cf_err err = write_block(w, s);
+            first = first ? first : err;
+        }
+    }
+    return first;
+}
+
 cf_err store_writer_append(store_writer *w, const flow_record *recs, size_t n)
 {
     cf_err first = CF_OK;
     uint64_t rot = (uint64_t)w->opt.rotate_s * 1000;
-    for (size_t k = 0; k < n; k++) {
-        const flow_record *rec = &recs[k];
-        uint64_t start = rec->last_ms - rec->last_ms % rot;
-        w->st.records++;
+    size_t k = 0;
+    while (k < n) {
+        /* a run of consecutive records in the same window goes in at once */
+        uint64_t start = recs[k].last_ms - recs[k].last_ms % rot, newest = recs[k].last_ms;
+        size_t j = k + 1;
+        while (j < n && recs[j].last_ms - start < rot) {
+            newest = recs[j].last_ms > newest ? recs[j].last_ms : newest;
+            j++;
+        }
+        w->st.records += j - k;
+        if (newest > w->newest_last_ms)
+            w->newest_last_ms = newest;
         open_seg *s = w->n_open > 0 && w->segs[w->hot].start_ms == start ? &w->segs[w->hot] : NULL;
         cf_err err = s ? CF_OK : get_seg(w, start, &s);
-        if (!err && !s->stage && !(s->stage = malloc(STAGE_RECORDS * sizeof(flow_record))))
-            err = CF_ERR_NOMEM;
-        if (err) {
-            count_loss(w, s, 1, err);
-            first = first ? first : err;
-            continue;
-        }
-        if (s->n_buf + s->n_stage == 0)
-            s->buf_since_ms = w->now_ms;
-        s->stage[s->n_stage++] = *rec;
-        s->last_rec_ms = w->now_ms;
-        if (rec->last_ms > w->newest_last_ms)
-            w->newest_last_ms = rec->last_ms;
-        if (s->n_stage == STAGE_RECORDS || s->n_buf + s->n_stage >= w->opt.block_records) {
-            err = flush_stage(w, s);
-            if (err) {
-                count_loss(w, s, s->n_stage, err);
-                s->n_stage = 0;
-            } else if (s->n_buf >= w->opt.block_records) {
-                err = write_block(w, s);
-            }
-            first = first ? first : err;
-        }
+        if (!err)
+            err = append_run(w, s, recs + k, j - k);
+        else
+            count_loss(w, s, j - k, err);
+        first = first ? first : err;
+        k = j;
     }
     return first;
 }
@@ -453,7 +453,7 @@ cf_err store_writer_tick(store_writer *w, uint64_t now_ms)
     uint64_t rot = (uint64_t)w->opt.rotate_s * 1000;
     for (uint32_t i = 0; i < w->n_open; i++) {
         open_seg *s = &w->segs[i];
-        if (s->n_buf + s->n_stage > 0 && now_ms >= s->buf_since_ms + w->opt.flush_ms) {
+        if (s->n_buf > 0 && now_ms >= s->buf_since_ms + w->opt.flush_ms) {
             cf_err err = write_block(w, s);
             first = first ? first : err;
         }

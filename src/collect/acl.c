@@ -1,0 +1,104 @@
+/* collect/acl.c - exporter allow-list (contract in acl.h). */
+#include "collect/acl.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Parses "ADDR" or "ADDR/LEN" into e; CF_ERR_USAGE. */
+static cf_err parse_entry(const char *text, collect_acl_entry *e)
+{
+    char host[64];
+    const char *slash = strchr(text, '/');
+    size_t hl = slash ? (size_t)(slash - text) : strlen(text);
+    if (hl == 0 || hl >= sizeof(host))
+        return CF_ERR_USAGE;
+    memcpy(host, text, hl);
+    host[hl] = '\0';
+    uint8_t a[16] = {0};
+    unsigned max_bits, base;
+    struct in_addr v4;
+    if (inet_pton(AF_INET, host, &v4) == 1) {
+        a[10] = 0xff;
+        a[11] = 0xff;
+        memcpy(a + 12, &v4, 4);
+        max_bits = 32;
+        base = 96;
+    } else if (inet_pton(AF_INET6, host, a) == 1) {
+        max_bits = 128;
+        base = 0;
+    } else {
+        return CF_ERR_USAGE;
+    }
+    unsigned bits = max_bits;
+    if (slash) {
+        const char *s = slash + 1;
+        if (!*s || strlen(s) > 3)
+            return CF_ERR_USAGE;
+        bits = 0;
+        for (; *s; s++) {
+            if (*s < '0' || *s > '9')
+                return CF_ERR_USAGE;
+            bits = bits * 10 + (unsigned)(*s - '0');
+        }
+        if (bits > max_bits)
+            return CF_ERR_USAGE;
+    }
+    bits += base;
+    for (unsigned i = 0; i < 16; i++) { /* clear the host bits */
+        unsigned keep = bits > i * 8 ? (bits - i * 8 >= 8 ? 8 : bits - i * 8) : 0;
+        a[i] &= (uint8_t)(keep ? 0xffu << (8 - keep) : 0);
+    }
+    memcpy(e->addr, a, 16);
+    e->bits = (uint8_t)bits;
+    return CF_OK;
+}
+
+cf_err collect_acl_check(const char *entry)
+{
+    collect_acl_entry e;
+    return parse_entry(entry, &e);
+}
+
+cf_err collect_acl_parse(const char *const *entries, size_t n, collect_acl **out, char *errbuf, size_t errlen)
+{
+    if (n > COLLECT_ACL_MAX) {
+        snprintf(errbuf, errlen, "allow-list: more than %d entries", COLLECT_ACL_MAX);
+        return CF_ERR_USAGE;
+    }
+    collect_acl *acl = malloc(sizeof(*acl) + n * sizeof(collect_acl_entry));
+    if (!acl)
+        return CF_ERR_NOMEM;
+    for (size_t i = 0; i < n; i++) {
+        if (parse_entry(entries[i], &acl->e[i]) != CF_OK) {
+            snprintf(errbuf, errlen, "allow-list: '%s' is not an address or ADDR/LEN prefix", entries[i]);
+            free(acl);
+            return CF_ERR_USAGE;
+        }
+    }
+    acl->n = n;
+    *out = acl;
+    return CF_OK;
+}
+
+static bool in_prefix(const collect_acl_entry *e, const uint8_t addr[16])
+{
+    unsigned full = e->bits / 8, rest = e->bits % 8;
+    if (memcmp(e->addr, addr, full) != 0)
+        return false;
+    if (rest == 0)
+        return true;
+    uint8_t mask = (uint8_t)(0xffu << (8 - rest));
+    return (addr[full] & mask) == e->addr[full];
+}
+
+bool collect_acl_allows(const collect_acl *acl, const uint8_t addr[16])
+{
+    if (!acl)
+        return true;
+    for (size_t i = 0; i < acl->n; i++)
+        if (in_prefix(&acl->e[i], addr))
+            return true;
+    return false;
+}

@@ -1,0 +1,94 @@
+/* collect/rxring.c - SPSC byte ring of datagrams (contract in rxring.h). */
+#include "collect/rxring.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define MIN_CAP (128u * 1024u)
+
+static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+cf_err rxring_init(rxring *r, size_t cap)
+{
+    memset(r, 0, sizeof(*r));
+    cap = pad8(cap < MIN_CAP ? MIN_CAP : cap);
+    r->buf = malloc(cap);
+    if (!r->buf)
+        return CF_ERR_NOMEM;
+    r->cap = cap;
+    atomic_init(&r->head, 0);
+    atomic_init(&r->tail, 0);
+    return CF_OK;
+}
+
+void rxring_free(rxring *r)
+{
+    free(r->buf);
+    r->buf = NULL;
+}
+
+bool rxring_put(rxring *r, const uint8_t addr[16], uint16_t port, uint64_t recv_ms, const uint8_t *data,
+                size_t len)
+{
+    size_t need = RXRING_HDR + pad8(len);
+    size_t off = (size_t)(r->wpos % r->cap), to_end = r->cap - off;
+    size_t skip = to_end < need ? to_end : 0;
+    uint64_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+    if (len > 65535 || r->wpos + skip + need - tail > r->cap)
+        return false;
+    if (skip) {
+        if (skip >= RXRING_HDR) {
+            uint32_t wrap = RXRING_WRAP;
+            memcpy(r->buf + off, &wrap, 4);
+        }
+        r->wpos += skip;
+        off = 0;
+    }
+    uint8_t *h = r->buf + off;
+    uint32_t l32 = (uint32_t)len;
+    uint16_t zero = 0;
+    memcpy(h, &l32, 4);
+    memcpy(h + 4, &port, 2);
+    memcpy(h + 6, &zero, 2);
+    memcpy(h + 8, &recv_ms, 8);
+    memcpy(h + 16, addr, 16);
+    memcpy(h + RXRING_HDR, data, len);
+    r->wpos += need;
+    return true;
+}
+
+void rxring_publish(rxring *r) { atomic_store_explicit(&r->head, r->wpos, memory_order_release); }
+
+bool rxring_peek(rxring *r, rxring_msg *m)
+{
+    uint64_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+    while (r->rpos < head) {
+        size_t off = (size_t)(r->rpos % r->cap), to_end = r->cap - off;
+        uint32_t len;
+        if (to_end < RXRING_HDR) {
+            r->rpos += to_end;
+            continue;
+        }
+        memcpy(&len, r->buf + off, 4);
+        if (len == RXRING_WRAP) {
+            r->rpos += to_end;
+            continue;
+        }
+        const uint8_t *h = r->buf + off;
+        memcpy(&m->port, h + 4, 2);
+        memcpy(&m->recv_ms, h + 8, 8);
+        memcpy(m->addr, h + 16, 16);
+        m->data = h + RXRING_HDR;
+        m->len = len;
+        r->rpos += RXRING_HDR + pad8(len);
+        return true;
+    }
+    return false;
+}
+
+void rxring_release(rxring *r) { atomic_store_explicit(&r->tail, r->rpos, memory_order_release); }
+
+bool rxring_empty(rxring *r)
+{
+    return atomic_load_explicit(&r->head, memory_order_acquire) == r->rpos;
+}

@@ -1,0 +1,90 @@
+/*
+ * collect/tplstore.h - v9/IPFIX templates saved in the data directory, so a
+ * restarted collector decodes an exporter's first data packets without
+ * waiting for its next template refresh.
+ *
+ * Where it sits: inside the pipeline (collect/pipeline.c).  Files:
+ *   DATADIR/.templates/<exporter>.tpl   decode_templates_save() format
+ *                                       (decode/decode.h), one per exporter
+ *   DATADIR/.templates/<exporter>.tpl.tmp  only while one is replaced
+ * where <exporter> is the address with ':' written as '-', '_', the UDP
+ * source port ("192.0.2.1_2055", "2001-db8--1_4739"), as the template cache
+ * is kept per address + source port.
+ *
+ * Life cycle:
+ *   - open: reads every *.tpl file (at most max_files, each at most
+ *     COLLECT_TPL_MAX_FILE bytes) and checks it with decode_templates_load()
+ *     on a scratch exporter with the pipeline's limits; an unreadable,
+ *     truncated or corrupt file is logged with its path, counted in
+ *     load_errors and ignored (never fatal);
+ *   - first_seen (producer thread, when an exporter is created): loads that
+ *     exporter's file, if any, into its decode_exporter (loaded += 1);
+ *   - check (producer thread, after packets): when the exporter's templates
+ *     changed (added, replaced, withdrawn) and the last save is at least
+ *     COLLECT_TPL_SAVE_MS old (or force), serialises them and queues the
+ *     bytes for the writer thread; never touches the disk;
+ *   - write_pending (writer thread): writes the queued files atomically
+ *     (tmp, fsync, rename); failures are logged and counted (save_errors);
+ *   - close: writes what is still queued, frees.
+ *
+ * Threads: first_seen and check are called by the pipeline's one producer
+ * thread (they touch the exporter's decode state); write_pending by one
+ * other thread; counts by any thread.  The queue is under a mutex.
+ */
+#ifndef CF_COLLECT_TPLSTORE_H
+#define CF_COLLECT_TPLSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "decode/decode.h"
+
+#define COLLECT_TPL_DIR ".templates"
+#define COLLECT_TPL_SAVE_MS 5000u                  /* at most one save per exporter this often */
+#define COLLECT_TPL_MAX_FILE (16u * 1024u * 1024u) /* larger files are refused (counted) */
+
+/* Per-exporter save state, kept by the pipeline beside the decode_exporter
+ * (zero-initialised). */
+typedef struct collect_tpl_mark {
+    uint64_t saved_gen;     /* template generation last saved or loaded */
+    uint64_t saved_mono_ms; /* when (CLOCK_MONOTONIC) */
+} collect_tpl_mark;
+
+typedef struct collect_tplstore collect_tplstore;
+
+/* Creates DATADIR/.templates if missing and reads the files in it (see
+ * above).  CF_OK; CF_ERR_IO (cannot create the directory; errbuf), CF_ERR_NOMEM.
+ * cfg: limits applied when checking the files (NULL: defaults). */
+cf_err collect_tplstore_open(const char *data_dir, size_t max_files, const decode_config *cfg,
+                             collect_tplstore **out, char *errbuf, size_t errlen);
+
+/* Loads the saved templates of the new exporter dx (its limits already set)
+ * and sets *m.  Producer thread. */
+void collect_tplstore_first_seen(collect_tplstore *ts, decode_exporter *dx, collect_tpl_mark *m);
+
+/* True when dx's templates changed since *m (a save is due or waiting). */
+int collect_tplstore_dirty(const decode_exporter *dx, const collect_tpl_mark *m);
+
+/* Queues a save of dx's templates when they changed since *m and the last
+ * save is at least COLLECT_TPL_SAVE_MS before now_mono_ms, or force (and
+ * they changed).  Producer thread. */
+void collect_tplstore_check(collect_tplstore *ts, decode_exporter *dx, collect_tpl_mark *m, uint64_t now_mono_ms,
+                            int force);
+
+/* Writes the queued files.  One thread besides the producer. */
+void collect_tplstore_write_pending(collect_tplstore *ts);
+
+/* Counters (any thread). */
+typedef struct collect_tpl_counts {
+    uint64_t loaded;      /* exporters whose saved templates were loaded */
+    uint64_t load_errors; /* files unreadable, too large, truncated or corrupt */
+    uint64_t saved;       /* files written */
+    uint64_t save_errors; /* files that could not be written or serialised */
+} collect_tpl_counts;
+void collect_tplstore_counts(collect_tplstore *ts, collect_tpl_counts *out);
+
+/* Writes what is queued and frees ts.  NULL is a no-op. */
+void collect_tplstore_close(collect_tplstore *ts);
+
+#endif

@@ -1,0 +1,165 @@
+/* tests/collect/test_collect_templates.c - v9/IPFIX templates persist in
+ * DATADIR/.templates: a restarted collector decodes data packets sent
+ * without templates; a corrupt template file is counted and ignored. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctest_util.h"
+#include "testutil.h"
+
+/* Starts a collector on 127.0.0.1:port into data, logging to log. */
+static pid_t start_collector(uint16_t port, const char *data, const char *log)
+{
+    char listen[64];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+    const char *argv[] = {"collect", "--listen", listen, "--data", data, "--flush", "100", NULL};
+    pid_t pid = ct_spawn(argv, log);
+    assert_true(pid > 0);
+    assert_true(ct_wait_for(log, "collecting into", 5000));
+    return pid;
+}
+
+/* A source port for the simulated exporter, free right now. */
+static uint16_t exporter_port(uint16_t avoid)
+{
+    for (int i = 0; i < 20; i++) {
+        uint16_t p = ct_free_port(4);
+        if (p && p != avoid && p != (uint16_t)(avoid + 1))
+            return p;
+    }
+    fail_msg("no free port");
+    return 0;
+}
+
+static void restart_decodes(const char *proto)
+{
+    char *dir = tu_mkdtemp("tpl");
+    assert_non_null(dir);
+    char data[4200], log1[4200], log2[4200], to[64], args[256], scope[64];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    snprintf(log1, sizeof(log1), "%s/collect1.log", dir);
+    snprintf(log2, sizeof(log2), "%s/collect2.log", dir);
+    uint16_t port = ct_free_port(4);
+    assert_true(port != 0);
+    uint16_t src = exporter_port(port);
+    snprintf(to, sizeof(to), "127.0.0.1:%u", port);
+    snprintf(scope, sizeof(scope), "127.0.0.1:%u", src);
+
+    /* first run: templates then data */
+    pid_t pid = start_collector(port, data, log1);
+    ct_sent a, b;
+    snprintf(args, sizeof(args), "--proto %s --count 100 --rate 5000 --seed 5 --src-port %u", proto, src);
+    assert_int_equal(ct_send(to, args, &a), 0);
+    usleep(300000);
+    assert_int_equal(ct_stop(pid, SIGTERM, 10000), 0);
+    assert_int_equal(ct_stat(data, "total", "records"), a.flows);
+    assert_true(ct_stat(data, "total", "templates_saved") >= 1);
+
+    /* second run: the exporter sends data only */
+    pid = start_collector(port, data, log2);
+    snprintf(args, sizeof(args), "--proto %s --count 100 --rate 5000 --seed 6 --src-port %u --no-templates", proto,
+             src);
+    assert_int_equal(ct_send(to, args, &b), 0);
+    usleep(300000);
+    assert_int_equal(ct_stop(pid, SIGTERM, 10000), 0);
+    assert_int_equal(ct_stat(data, "total", "templates_loaded"), 1);
+    assert_int_equal(ct_stat(data, "total", "templates_load_errors"), 0);
+    assert_int_equal(ct_stat(data, "total", "unknown_template"), 0);
+    assert_int_equal(ct_stat(data, scope, "unknown_template"), 0);
+    assert_int_equal(ct_stat(data, "total", "records"), b.flows);
+    assert_int_equal(ct_stat(data, "total", "store_written"), b.flows);
+
+    ct_store_sum sum;
+    assert_int_equal(ct_store_read(data, &sum), 0);
+    assert_int_equal(sum.errors, 0);
+    assert_int_equal(sum.flows, a.flows + b.flows);
+    assert_int_equal(sum.bytes, a.rec_bytes + b.rec_bytes);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
+static void test_ipfix_restart_decodes_without_templates(void **state)
+{
+    (void)state;
+    restart_decodes("ipfix");
+}
+
+static void test_v9_restart_decodes_without_templates(void **state)
+{
+    (void)state;
+    restart_decodes("v9");
+}
+
+/* Writes len bytes of text to path. */
+static void write_text(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    fclose(f);
+}
+
+static void test_corrupt_template_file_is_counted_and_ignored(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("tpl-bad");
+    assert_non_null(dir);
+    char data[4200], tdir[4300], bad[4400], trunc[4400], log[4200], to[64], args[256];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    snprintf(tdir, sizeof(tdir), "%s/.templates", data);
+    snprintf(log, sizeof(log), "%s/collect.log", dir);
+    uint16_t port = ct_free_port(4);
+    assert_true(port != 0);
+    uint16_t src = exporter_port(port);
+    char cmd[4400];
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", tdir);
+    assert_int_equal(tu_run(cmd, NULL), 0);
+    snprintf(bad, sizeof(bad), "%s/127.0.0.1_%u.tpl", tdir, src);
+    write_text(bad, "this is not a template file", 27);
+    snprintf(trunc, sizeof(trunc), "%s/127.0.0.1_1.tpl", tdir);
+    write_text(trunc, "CFTP\0\1\0\0", 8); /* a header cut short */
+
+    pid_t pid = start_collector(port, data, log);
+    snprintf(to, sizeof(to), "127.0.0.1:%u", port);
+    snprintf(args, sizeof(args), "--proto ipfix --count 50 --rate 5000 --src-port %u", src);
+    ct_sent a;
+    assert_int_equal(ct_send(to, args, &a), 0);
+    usleep(300000);
+    assert_int_equal(ct_stop(pid, SIGTERM, 10000), 0);
+    assert_int_equal(ct_stat(data, "total", "templates_load_errors"), 2);
+    assert_int_equal(ct_stat(data, "total", "templates_loaded"), 0);
+    assert_int_equal(ct_stat(data, "total", "records"), a.flows);
+    /* the log names the file */
+    size_t len = 0;
+    char *text = tu_read_file(log, &len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, bad));
+    assert_non_null(strstr(text, trunc));
+    free(text);
+    /* the good templates replaced the corrupt file */
+    assert_true(ct_stat(data, "total", "templates_saved") >= 1);
+    text = tu_read_file(bad, &len);
+    assert_non_null(text);
+    assert_memory_equal(text, "CFTP", 4);
+    free(text);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ipfix_restart_decodes_without_templates),
+        cmocka_unit_test(test_v9_restart_decodes_without_templates),
+        cmocka_unit_test(test_corrupt_template_file_is_counted_and_ignored),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
