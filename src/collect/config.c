@@ -40,7 +40,7 @@ const collect_option collect_options[] = {
         "data sets kept per exporter while their template is unknown (k/M/G suffixes)"),
     OPT("template-pending-ms", COLLECT_T_UINT, template_pending_ms, "600000", 1, 86400000, "MS",
         "how long such data sets wait for their template before they are dropped and counted"),
-    OPT("receive-threads", COLLECT_T_UINT, receive_threads, "0", 0, 64, "N",
+    OPT("receive-threads", COLLECT_T_UINT, receive_threads, "1", 0, 64, "N",
         "UDP receive threads, each with its own SO_REUSEPORT socket per address (0 = number of cores)"),
     OPT("forward", COLLECT_T_LIST, forward, "", 0, 0, "HOST/PORT",
         "also send every datagram received, unchanged, to this collector (repeatable; nfcapd -R)"),

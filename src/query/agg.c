@@ -17,7 +17,7 @@ static void *big_calloc(size_t n, size_t size)
     size_t len = n * size;
     if (len < BIG_ALLOC)
         return calloc(n, size);
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
     return p;

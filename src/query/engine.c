@@ -33,6 +33,8 @@ typedef struct run {
     bool filter_any;
     query_printer printer;
     bool listing;           /* records are printed one by one (no -s, -A, -I) */
+    bool totals_only;       /* only the totals are computed (-o null, -I): blocks that match whole
+                               need just their packets, bytes and proto columns */
     uint64_t mask;          /* columns to decode */
     bool window;            /* a -t window is set */
     store_segment *segs;
@@ -88,6 +90,7 @@ typedef struct worker {
     uint8_t *keys;          /* keys of the selected rows (key_cap bytes each) */
     bool *keep;             /* row kept by the -A key (srcip4/N, partition) */
     uint64_t *k64;          /* compact keys of the selected rows (query_itable) */
+    uint32_t *rows;         /* scratch: row numbers of the rows add_rows_i keeps */
     size_t key_cap;         /* bytes per key in keys: max(16, -A key length) */
 } worker;
 
@@ -288,6 +291,8 @@ static void agg_key_decode(const run *r, const uint8_t *key, flow_record *rec)
  * lookups in tables larger than the caches overlap their memory latency. */
 #define PF_SLOT 16
 #define PF_ENTRY 8
+/* Prefetch distance of the compact table (one miss per lookup). */
+#define PF_ITABLE 24
 
 /* Adds the selected rows to tab; their keys (kl bytes each) and hashes are
  * in w->keys / w->hash. */
@@ -340,21 +345,28 @@ static inline uint32_t addr_u32(const uint8_t *a)
 
 /* Adds the selected rows flagged in keep to the compact table; their
  * keys are in k64 (n_sel values), hashes in w->hash. */
-static void add_rows_i(worker *w, query_itable *tab, const uint64_t *k64, const bool *keep, const void *const *cols,
+static void add_rows_i(worker *w, query_itable *tab, uint64_t *k64, const bool *keep, const void *const *cols,
                        size_t n_sel)
 {
     const uint64_t *pk = cols[FLOW_FIELD_PACKETS], *by = cols[FLOW_FIELD_BYTES];
     const uint64_t *fs = cols[FLOW_FIELD_FIRST], *ls = cols[FLOW_FIELD_LAST];
-    const uint64_t *h = w->hash;
-    for (size_t j = 0; j < n_sel && j < PF_SLOT; j++)
-        if (keep[j])
-            query_itable_prefetch(tab, h[j]);
+    uint64_t *h = w->hash;
+    uint32_t *rows = w->rows;
+    size_t m = 0;
+    /* the kept rows first, densely: prefetching a fixed number of rows
+     * ahead only hides the memory latency when every row is a lookup */
     for (size_t j = 0; j < n_sel; j++) {
-        if (j + PF_SLOT < n_sel && keep[j + PF_SLOT])
-            query_itable_prefetch(tab, h[j + PF_SLOT]);
-        if (!keep[j])
-            continue;
-        uint32_t i = w->idx[j];
+        k64[m] = k64[j];
+        h[m] = h[j];
+        rows[m] = w->idx[j];
+        m += keep[j];
+    }
+    for (size_t j = 0; j < m && j < PF_ITABLE; j++)
+        query_itable_prefetch(tab, h[j]);
+    for (size_t j = 0; j < m; j++) {
+        if (j + PF_ITABLE < m)
+            query_itable_prefetch(tab, h[j + PF_ITABLE]);
+        uint32_t i = rows[j];
         query_itable_add(tab, k64[j], h[j], pk[i], by[i], fs[i], ls[i]);
     }
 }
@@ -582,6 +594,9 @@ static void count_agg(worker *w, const void *const *cols, size_t n_sel)
     add_rows(w, &w->agg, kl, w->keep, cols, n_sel);
 }
 
+/* Class of a protocol in the -I lines: tcp, udp, icmp (v4 and v6), other. */
+static int proto_class(uint8_t p) { return p == 6 ? 0 : p == 17 ? 1 : (p == 1 || p == 58) ? 2 : 3; }
+
 static void count_totals(worker *w, query_totals *t, const void *const *cols, size_t n_sel)
 {
     const uint64_t *pk = cols[FLOW_FIELD_PACKETS], *by = cols[FLOW_FIELD_BYTES];
@@ -597,7 +612,7 @@ static void count_totals(worker *w, query_totals *t, const void *const *cols, si
         if (ls[i] > hi)
             hi = ls[i];
         if (w->r->o->info) {
-            int k = pr[i] == 6 ? 0 : pr[i] == 17 ? 1 : (pr[i] == 1 || pr[i] == 58) ? 2 : 3;
+            int k = proto_class(pr[i]);
             t->by_proto[k][0]++;
             t->by_proto[k][1] += pk[i];
             t->by_proto[k][2] += by[i];
@@ -608,6 +623,55 @@ static void count_totals(worker *w, query_totals *t, const void *const *cols, si
     t->bytes += b;
     t->first = lo;
     t->last = hi;
+}
+
+/* Totals of a block whose every row matches (no filter, inside the window):
+ * sums of the packets and bytes columns, first/last from the block header.
+ * cols needs only packets, bytes and (for -I) proto. */
+static void count_block_totals(worker *w, query_totals *t, const void *const *cols, const store_block_info *bi)
+{
+    const uint64_t *pk = cols[FLOW_FIELD_PACKETS], *by = cols[FLOW_FIELD_BYTES];
+    size_t n = bi->n_records;
+    uint64_t p = 0, b = 0;
+    if (w->r->o->info) {
+        const uint8_t *pr = cols[FLOW_FIELD_PROTO];
+        uint64_t cnt[4][3] = {{0}};
+        for (size_t i = 0; i < n; i++) {
+            int k = proto_class(pr[i]);
+            cnt[k][0]++;
+            cnt[k][1] += pk[i];
+            cnt[k][2] += by[i];
+        }
+        for (int k = 0; k < 4; k++) {
+            for (int j = 0; j < 3; j++)
+                t->by_proto[k][j] += cnt[k][j];
+            p += cnt[k][1];
+            b += cnt[k][2];
+        }
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            p += pk[i];
+            b += by[i];
+        }
+    }
+    t->flows += n;
+    t->packets += p;
+    t->bytes += b;
+    if (bi->min[FLOW_FIELD_FIRST] < t->first)
+        t->first = bi->min[FLOW_FIELD_FIRST];
+    if (bi->max[FLOW_FIELD_LAST] > t->last)
+        t->last = bi->max[FLOW_FIELD_LAST];
+}
+
+/* Does every row of the block match (no filter; inside the window)? */
+static bool block_whole(const run *r, const store_block_info *bi)
+{
+    if (!r->filter_any)
+        return false;
+    if (!r->window)
+        return true;
+    return bi->has_minmax[FLOW_FIELD_FIRST] && bi->has_minmax[FLOW_FIELD_LAST] &&
+           bi->min[FLOW_FIELD_FIRST] >= r->o->from_ms && bi->max[FLOW_FIELD_LAST] <= r->o->to_ms;
 }
 
 /* Hands a full buffer of segment s to the writer. */
@@ -705,6 +769,10 @@ static bool ensure_cap(worker *w, size_t n)
     if (!k64)
         return false;
     w->k64 = k64;
+    uint32_t *rows = realloc(w->rows, n * sizeof(*rows));
+    if (!rows)
+        return false;
+    w->rows = rows;
     w->cap = n;
     return true;
 }
@@ -784,7 +852,9 @@ static cf_err scan_segment(worker *w, size_t s, bool owner)
             continue;
         }
         const void *cols[FLOW_FIELD_MAX_ID + 1] = {0};
-        cf_err cerr = store_reader_columns(rd, r->mask, cols);
+        bool whole = r->totals_only && block_whole(r, &bi);
+        uint64_t mask = whole ? B(PACKETS) | B(BYTES) | (r->o->info ? B(PROTO) : 0) : r->mask;
+        cf_err cerr = store_reader_columns(rd, mask, cols);
         if (cerr == CF_ERR_CORRUPT) {
             if (owner)
                 report_corrupt(r, r->segs[s].path, &bi, cerr);
@@ -801,6 +871,10 @@ static cf_err scan_segment(worker *w, size_t s, bool owner)
         }
         tot->blocks_read++;
         tot->processed += bi.n_records;
+        if (whole) {
+            count_block_totals(w, tot, cols, &bi);
+            continue;
+        }
         size_t n_sel = select_rows(w, cols, &bi);
         if (r->o->limit && n_sel > r->o->limit - w->emitted)
             n_sel = (size_t)(r->o->limit - w->emitted);
@@ -1001,6 +1075,7 @@ static cf_err plan(run *r, const query_options *o, char *msg, size_t msg_len)
             r->agg[k].field == QUERY_AGG_DSTNET)
             r->agg_compact = false;
     r->listing = !o->info && o->n_stats == 0 && !o->aggregate && o->format != QUERY_OUT_NULL;
+    r->totals_only = !r->listing && o->n_stats == 0 && !o->aggregate && !o->limit;
     char fmt[512];
     const char *fmt_text = o->format == QUERY_OUT_FMT ? o->fmt : NULL;
     query_format format = o->format;
@@ -1109,6 +1184,7 @@ static void worker_free(worker *w)
     free(w->keys);
     free(w->keep);
     free(w->k64);
+    free(w->rows);
     free(w->idx);
     free(w->sel);
 }
