@@ -333,6 +333,8 @@ static int run_collector(const collect_config *cfg, const collect_args *a)
     po.store.flush_ms = (uint32_t)cfg->flush_ms;
     po.store.codec = cfg->compress;
     po.max_exporters = (uint32_t)cfg->max_exporters;
+    po.retention_age_ms = cfg->retention_age_s * 1000u;
+    po.retention_bytes = cfg->retention_bytes;
     po.queue_size = (uint32_t)cfg->queue_size;
     po.decode.max_templates = (uint32_t)cfg->max_templates;
     po.decode.max_fields = (uint32_t)cfg->max_template_fields;

@@ -33,6 +33,7 @@ static void usage(FILE *out)
             "  -6             full IPv6 addresses\n"
             "  -T N           worker threads (default: online CPUs)\n"
             "  --max-keys N   keys per statistics table (default 33554432)\n"
+            "  --pass-rows N  -A top N: rows per thread and pass over the data (default 8388608)\n"
             "docs/QUERY.md describes every option and the output formats.\n");
 }
 
@@ -177,8 +178,9 @@ static int handle_opt(int c, char *arg, cli_state *st)
     case 'c':
     case 'T':
     case 'K':
+    case 'P':
         if (parse_u64(arg, &v) != 0) {
-            fprintf(stderr, "cloudflow query: -%c needs a number, not '%s'\n", c == 'K' ? '-' : c, arg);
+            fprintf(stderr, "cloudflow query: -%c needs a number, not '%s'\n", c == 'K' || c == 'P' ? '-' : c, arg);
             return -1;
         }
         if (c == 'n')
@@ -187,6 +189,8 @@ static int handle_opt(int c, char *arg, cli_state *st)
             o->limit = v;
         else if (c == 'T')
             o->n_threads = (unsigned)v;
+        else if (c == 'P')
+            o->pass_rows = v;
         else
             o->max_keys = v;
         return 0;
@@ -221,6 +225,7 @@ int cmd_query(int argc, char **argv)
     static const struct option longopts[] = {
         {"help", no_argument, NULL, 'h'},
         {"max-keys", required_argument, NULL, 'K'},
+        {"pass-rows", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0},
     };
     cli_state st;

@@ -23,6 +23,10 @@ const collect_option collect_options[] = {
         "socket receive buffer (k/M/G suffixes; 0 = system default)"),
     OPT("rotate", COLLECT_T_DURATION, rotate_s, "5m", 60, 86400, "DURATION",
         "segment window (300, 5m, 1h); must divide a day"),
+    OPT("retention-age", COLLECT_T_AGE, retention_age_s, "0", 0, UINT64_C(100) * 366 * 86400, "DURATION",
+        "remove segments whose window ended longer ago than this, oldest first (0: keep forever)"),
+    OPT("retention-size", COLLECT_T_SIZE, retention_bytes, "0", 0, UINT64_C(1) << 60, "BYTES",
+        "remove the oldest segments of each source while it takes more than this (0: no limit)"),
     OPT("flush", COLLECT_T_UINT, flush_ms, "1000", 10, 60000, "MS",
         "records reach disk at most this many ms after they arrive"),
     OPT("compress", COLLECT_T_CODEC, compress, "lz4", 0, 0, "lz4|zstd|none", "column compression of segments"),
@@ -110,7 +114,9 @@ static cf_err parse_uint_value(const collect_option *o, const char *value, uint6
                                size_t errlen)
 {
     int bad;
-    if (o->type == COLLECT_T_DURATION)
+    if (o->type == COLLECT_T_AGE && strcmp(value, "0") == 0)
+        bad = 0, *v = 0;
+    else if (o->type == COLLECT_T_DURATION || o->type == COLLECT_T_AGE)
         bad = cf_duration_parse(value, v) != CF_OK;
     else
         bad = parse_number(value, o->type == COLLECT_T_SIZE, v) != 0;
@@ -209,6 +215,7 @@ cf_err collect_config_set(collect_config *c, const char *key, const char *value,
         return CF_OK;
     case COLLECT_T_SIZE:
     case COLLECT_T_DURATION:
+    case COLLECT_T_AGE:
     case COLLECT_T_UINT:
         if ((err = parse_uint_value(o, value, &v, errbuf, errlen)) != CF_OK)
             return err;
@@ -362,6 +369,8 @@ void collect_config_dump(const collect_config *c, FILE *out)
     fprintf(out, "template-pending-bytes = %llu\n", (unsigned long long)c->template_pending_bytes);
     fprintf(out, "template-pending-ms = %llu\n", (unsigned long long)c->template_pending_ms);
     fprintf(out, "receive-threads = %llu\n", (unsigned long long)c->receive_threads);
+    fprintf(out, "retention-age = %llu\n", (unsigned long long)c->retention_age_s);
+    fprintf(out, "retention-size = %llu\n", (unsigned long long)c->retention_bytes);
     const collect_list *lists[] = {&c->forward, &c->tcp_listen, &c->allow};
     const char *const names[] = {"forward", "tcp-listen", "allow"};
     for (size_t k = 0; k < 3; k++)

@@ -57,6 +57,8 @@ typedef struct collect_config {
     char data_dir[COLLECT_PATH_LEN];  /* data directory */
     uint64_t rcvbuf;                  /* socket receive buffer, bytes (0: system default) */
     uint64_t rotate_s;                /* segment window, seconds */
+    uint64_t retention_age_s;         /* remove segments older than this (0: keep) */
+    uint64_t retention_bytes;         /* keep each source under this size (0: no limit) */
     uint64_t flush_ms;                /* buffered records reach disk at most this old */
     store_codec compress;             /* column compression */
     cf_log_level log_level;           /* lines above are not logged */
@@ -81,6 +83,7 @@ typedef enum collect_opt_type {
     COLLECT_T_CODEC = 6,    /* lz4 | zstd | none */
     COLLECT_T_LOGLEVEL = 7, /* error | warn | info | debug */
     COLLECT_T_LIST = 8,     /* repeatable text values (collect_list), checked by key */
+    COLLECT_T_AGE = 9,      /* seconds, any length: 0 (off), 3600, 12h, 30d */
 } collect_opt_type;
 
 typedef struct collect_option {

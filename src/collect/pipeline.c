@@ -17,6 +17,7 @@
 #include "core/timeutil.h"
 #include "decode/decode.h"
 
+#define PIPE_RETENTION_MS 60000  /* retention is checked this often (and once at start) */
 #define PIPE_TICK_MS 50          /* writer thread calls store_writer_tick at least this often */
 #define PIPE_MAX_EXPORTERS 1000000u
 #define PIPE_MAX_QUEUE 1000000u
@@ -56,6 +57,8 @@ typedef struct pipe_counters {
 
 struct collect_pipeline {
     uint64_t recv_ms;         /* receive time of the packet being decoded (producer) */
+    _Atomic uint64_t retention_segments; /* removed by retention (writer thread) */
+    _Atomic uint64_t retention_bytes;
     collect_pipeline_options opt;
     char *data_dir;
     char *stats_path;
@@ -163,6 +166,32 @@ static void bump(_Atomic uint64_t *v, uint64_t by)
     atomic_store_explicit(v, atomic_load_explicit(v, memory_order_relaxed) + by, memory_order_relaxed);
 }
 
+/* ---- retention ----------------------------------------------------------- */
+
+/* Applies retention to every source (writer thread). */
+static void writer_retention(collect_pipeline *p)
+{
+    if (!p->opt.retention_age_ms && !p->opt.retention_bytes)
+        return;
+    for (int i = 0; i < PIPE_N_SOURCES; i++) {
+        char dir[4200];
+        snprintf(dir, sizeof(dir), "%s/%s", p->data_dir, pipe_source_names[i]);
+        store_retention_stats st;
+        cf_err err = store_retention_apply(dir, cf_time_now_ms(), p->opt.retention_age_ms, p->opt.retention_bytes,
+                                           &st);
+        if (err)
+            cf_log_limited(&p->rl_drop, CF_LOG_ERROR, "retention of source %s: %s", pipe_source_names[i],
+                           cf_err_str(err));
+        if (st.segments_removed) {
+            CF_INFO("retention: source %s: removed %llu segments (%llu bytes), %llu bytes kept",
+                    pipe_source_names[i], (unsigned long long)st.segments_removed,
+                    (unsigned long long)st.bytes_removed, (unsigned long long)st.bytes_kept);
+            bump(&p->retention_segments, st.segments_removed);
+            bump(&p->retention_bytes, st.bytes_removed);
+        }
+    }
+}
+
 /* ---- snapshot ------------------------------------------------------------ */
 
 /* The template-file and counter-store counters. */
@@ -183,6 +212,10 @@ static void snapshot_extras(collect_pipeline *p, collect_totals *t)
         t->counters_stored = cc.stored;
         t->counters_queue_drops = cc.queue_drops;
         t->counters_lost = cc.lost;
+    }
+    {
+        t->retention_segments = atomic_load_explicit(&p->retention_segments, memory_order_relaxed);
+        t->retention_bytes = atomic_load_explicit(&p->retention_bytes, memory_order_relaxed);
     }
 }
 
@@ -320,7 +353,8 @@ static void *writer_main(void *arg)
 {
     collect_pipeline *p = arg;
     uint64_t now = cf_time_mono_ms();
-    uint64_t last_tick = now, last_stats = now, last_log = now;
+    uint64_t last_tick = now, last_stats = now, last_log = now, last_retention = now;
+    writer_retention(p);
     pthread_mutex_lock(&p->mu);
     for (;;) {
         pipe_batch *b = writer_wait(p, PIPE_TICK_MS);
@@ -346,6 +380,10 @@ static void *writer_main(void *arg)
         if (p->opt.write_stats_file && p->opt.stats_interval_ms && now - last_stats >= p->opt.stats_interval_ms) {
             write_stats_file(p);
             last_stats = now;
+        }
+        if (now - last_retention >= PIPE_RETENTION_MS) {
+            writer_retention(p);
+            last_retention = now;
         }
         if (p->opt.log_interval_ms && now - last_log >= p->opt.log_interval_ms) {
             log_stats(p, "stats");

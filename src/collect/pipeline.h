@@ -69,6 +69,9 @@ typedef struct collect_pipeline_options {
     decode_config decode;       /* v9/IPFIX template cache limits of every exporter (0: defaults) */
     int persist_templates;      /* 1 (default): keep DATADIR/.templates/ (collect/tplstore.h) */
     int store_counters;         /* 1 (default): sFlow interface counters to the counter store */
+    uint64_t retention_age_ms;  /* the writer removes segments older than this (0: keep) */
+    uint64_t retention_bytes;   /* ... and the oldest while a source is larger (0: no limit);
+                                 * checked every minute, see store_retention_apply() */
 } collect_pipeline_options;
 
 void collect_pipeline_options_default(collect_pipeline_options *o);

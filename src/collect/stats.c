@@ -44,6 +44,8 @@ static const stats_counter total_counters[] = {
     TOTAL(counters_stored),
     TOTAL(counters_queue_drops),
     TOTAL(counters_lost),
+    TOTAL(retention_segments),
+    TOTAL(retention_bytes),
 };
 #define N_TOTAL_COUNTERS (sizeof(total_counters) / sizeof(total_counters[0]))
 

@@ -100,6 +100,8 @@ typedef struct collect_totals {
     uint64_t counters_stored;       /* ... written to the counter store */
     uint64_t counters_queue_drops;  /* ... dropped: counter queue full */
     uint64_t counters_lost;         /* ... the counter store could not write */
+    uint64_t retention_segments;    /* segments removed by retention (age or size) */
+    uint64_t retention_bytes;       /* their bytes */
     decode_tpl_stats tpl;           /* sum over exporters */
     decode_sflow_stats sflow;       /* sum over exporters */
 } collect_totals;

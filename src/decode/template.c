@@ -471,7 +471,7 @@ cf_err tpl_parse_record(decode_exporter *ex, uint8_t proto, int options, uint32_
         res->refused = 1;
         return CF_OK;
     }
-    tpl *t = malloc(sizeof(*t) + (size_t)h.n_fields * sizeof(tpl_field));
+    tpl *t = malloc(tpl_alloc_size(h.n_fields));
     if (!t)
         return CF_ERR_NOMEM;
     t->proto = proto;

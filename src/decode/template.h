@@ -36,7 +36,20 @@ typedef struct tpl_field {
     uint8_t action; /* what the record decoder does with it (template_record.c) */
 } tpl_field;
 
-/* A template or options template. */
+/* One step of decoding a record of a template without variable-length
+ * fields (tpl_compile): the value at off, len bytes, goes to action.  Only
+ * the fields whose value is used get one (the first occurrence of an
+ * element, of a suitable length), so a record is decoded without searching
+ * or testing anything per field. */
+typedef struct tpl_op {
+    uint32_t off;   /* byte offset of the value in the record */
+    uint16_t len;   /* its length (>= 1) */
+    uint8_t action; /* where it goes (template_record.c) */
+    uint8_t kind;   /* how it is read (template_record.c) */
+} tpl_op;
+
+/* A template or options template.  Allocated as one block of
+ * tpl_alloc_size(n_fields) bytes: the fields, then room for n_fields ops. */
 typedef struct tpl {
     uint8_t proto;    /* TPL_PROTO_V9 or TPL_PROTO_IPFIX */
     uint8_t options;  /* 1 for an options template */
@@ -46,8 +59,23 @@ typedef struct tpl {
     uint16_t n_fields;
     uint32_t min_len; /* record bytes with every variable-length field empty */
     uint8_t has_varlen;
-    tpl_field fields[]; /* n_fields */
+    uint8_t reverse;       /* no varlen: a record carries RFC 5103 reverse elements */
+    uint16_t n_ops;        /* no varlen: ops in tpl_ops(t) */
+    uint16_t n_enterprise; /* no varlen: enterprise values skipped per record */
+    tpl_field fields[]; /* n_fields, then the ops */
 } tpl;
+
+/* Bytes to allocate for a template of n_fields fields. */
+static inline size_t tpl_alloc_size(size_t n_fields)
+{
+    return sizeof(tpl) + n_fields * (sizeof(tpl_field) + sizeof(tpl_op));
+}
+
+/* The ops of t (n_ops of them), after its fields. */
+static inline const tpl_op *tpl_ops(const tpl *t)
+{
+    return (const tpl_op *)(const void *)(t->fields + t->n_fields);
+}
 
 /* Sequence and clock state of one (protocol, domain) of an exporter. */
 typedef struct tpl_domain {
@@ -157,7 +185,9 @@ uint32_t tpl_sampler_rate(const decode_exporter *ex, uint8_t proto, uint32_t dom
                           uint64_t id);
 
 /* Sets the what-to-do code of every field of t, its min_len and
- * has_varlen (template_record.c).  False when its records would be empty. */
+ * has_varlen, and (no varlen) its ops (template_record.c).  t must have
+ * been allocated with tpl_alloc_size().  False when its records would be
+ * empty. */
 bool tpl_compile(tpl *t);
 
 /*

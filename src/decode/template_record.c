@@ -129,6 +129,52 @@ static uint8_t field_action(const tpl *t, size_t i)
     return A_SKIP;
 }
 
+/* How an op reads its value (tpl_op.kind). */
+enum op_kind { K_U8, K_U16, K_U32, K_U64, K_UINT, K_PTR, K_APP_ID, K_FRAME };
+
+static size_t fixed_len(uint8_t a);
+
+/* Whether field f (action a, fixed length) is read, and how. */
+static bool op_kind_of(const tpl_field *f, uint8_t a, uint8_t *kind)
+{
+    if (a == A_SKIP || a == A_ENTERPRISE || a == A_REVERSE || f->len == 0)
+        return false;
+    if (a == A_FRAME)
+        *kind = K_FRAME;
+    else if (a == A_APP_ID)
+        *kind = K_APP_ID;
+    else if (fixed_len(a))
+        *kind = K_PTR; /* field_action() checked the length */
+    else
+        *kind = f->len == 1 ? K_U8 : f->len == 2 ? K_U16 : f->len == 4 ? K_U32 : f->len == 8 ? K_U64 : K_UINT;
+    return true;
+}
+
+/* The ops of a template without variable-length fields: one per value
+ * read_record() would keep (the first occurrence of each action). */
+static void compile_ops(tpl *t)
+{
+    tpl_op *ops = (tpl_op *)(void *)(t->fields + t->n_fields);
+    uint8_t taken[A_N] = {0};
+    uint32_t off = 0;
+    t->n_ops = 0;
+    t->n_enterprise = 0;
+    t->reverse = 0;
+    for (size_t i = 0; i < t->n_fields; i++) {
+        const tpl_field *f = &t->fields[i];
+        uint8_t a = f->action, kind;
+        if (f->len != 0 && a == A_ENTERPRISE)
+            t->n_enterprise++;
+        if (f->len != 0 && a == A_REVERSE)
+            t->reverse = 1;
+        if (op_kind_of(f, a, &kind) && !taken[a]) {
+            taken[a] = 1;
+            ops[t->n_ops++] = (tpl_op){.off = off, .len = f->len, .action = a, .kind = kind};
+        }
+        off += f->len;
+    }
+}
+
 bool tpl_compile(tpl *t)
 {
     uint32_t min_len = 0;
@@ -144,6 +190,11 @@ bool tpl_compile(tpl *t)
         }
     }
     t->min_len = min_len;
+    t->n_ops = 0;
+    t->n_enterprise = 0;
+    t->reverse = 0;
+    if (!t->has_varlen)
+        compile_ops(t);
     return min_len > 0;
 }
 
@@ -240,8 +291,12 @@ static size_t fixed_len(uint8_t a)
 /* Reads one record of t at c into s.  False when it does not fit. */
 static bool read_record(const tpl_out *out, const tpl *t, cf_cursor *c, rec_scratch *s)
 {
-    memset(s->seen, 0, sizeof(s->seen));
-    memset(s->u, 0, sizeof(s->u));
+    /* s was cleared whole for the set; only this template's actions can
+     * have been set by the previous record */
+    for (size_t i = 0; i < t->n_fields; i++) {
+        s->seen[t->fields[i].action] = 0;
+        s->u[t->fields[i].action] = 0;
+    }
     s->frame = NULL;
     s->frame_len = 0;
     s->reverse = 0;
@@ -289,6 +344,48 @@ static bool read_record(const tpl_out *out, const tpl *t, cf_cursor *c, rec_scra
         s->seen[a] = 1;
     }
     return true;
+}
+
+/* A set of records of t (no varlen, n records): what is the same for
+ * every record (which values are present, enterprise values, reverse
+ * elements) is set or counted once. */
+static void fixed_begin(decode_exporter *ex, const tpl *t, size_t n, rec_scratch *s)
+{
+    const tpl_op *ops = tpl_ops(t);
+    for (size_t k = 0; k < t->n_ops; k++)
+        s->seen[ops[k].action] = 1;
+    s->reverse = t->reverse;
+    if (t->n_enterprise && n)
+        decode_stat_add(&ex->tpl_stats.enterprise_fields, (uint64_t)t->n_enterprise * n);
+}
+
+/* Reads one record of t (no varlen) at rec, t->min_len bytes that the
+ * caller checked, into s: the values of t's ops (the same slots for every
+ * record, so nothing needs clearing). */
+static void read_fixed(const tpl *t, const uint8_t *rec, rec_scratch *s)
+{
+    const tpl_op *ops = tpl_ops(t);
+    for (size_t k = 0; k < t->n_ops; k++) {
+        const tpl_op *o = &ops[k];
+        const uint8_t *v = rec + o->off;
+        switch (o->kind) {
+        case K_U8: s->u[o->action] = v[0]; break;
+        case K_U16: s->u[o->action] = cf_be16(v); break;
+        case K_U32: s->u[o->action] = cf_be32(v); break;
+        case K_U64: s->u[o->action] = cf_be64(v); break;
+        case K_UINT: s->u[o->action] = read_uint(v, o->len); break;
+        case K_PTR: s->ptr[o->action] = v; break;
+        case K_APP_ID: {
+            size_t sel = o->len - 1u > 3 ? 3 : o->len - 1u;
+            s->u[o->action] = (uint64_t)v[0] << 24 | read_uint(v + o->len - sel, sel);
+            break;
+        }
+        default: /* K_FRAME */
+            s->frame = v;
+            s->frame_len = o->len;
+            break;
+        }
+    }
 }
 
 /* NTP 64-bit timestamp (RFC 7011 dateTimeMicro/Nanoseconds) to epoch ms. */
@@ -567,9 +664,14 @@ cf_err tpl_decode_set(const tpl_out *out, const tpl_msg_info *info, const tpl *t
     }
     cf_cursor c = cf_cursor_make(p, len);
     rec_scratch s;
+    memset(&s, 0, sizeof(s));
+    if (!t->has_varlen)
+        fixed_begin(out->ex, t, n, &s);
     size_t emitted = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!read_record(out, t, &c, &s))
+        if (!t->has_varlen)
+            read_fixed(t, p + (size_t)i * t->min_len, &s);
+        else if (!read_record(out, t, &c, &s))
             break; /* not reached: tpl_count_records walked the same bytes */
         if (t->options) {
             apply_options(out, info, &s);

@@ -102,7 +102,7 @@ static tpl *build_entry(cf_cursor *c)
     cf_read_be32(c, &domain);
     cf_read_be16(c, &n_scope);
     cf_read_be16(c, &n_fields);
-    tpl *t = malloc(sizeof(*t) + (size_t)n_fields * sizeof(tpl_field));
+    tpl *t = malloc(tpl_alloc_size(n_fields));
     if (!t)
         return NULL;
     t->proto = proto;

@@ -115,6 +115,7 @@ typedef struct query_agg_key {
 #define QUERY_MAX_PATHS 64
 #define QUERY_DEFAULT_MAX_KEYS (UINT64_C(1) << 25)
 #define QUERY_MAX_AHEAD 4
+#define QUERY_DEFAULT_PASS_ROWS (UINT64_C(8) << 20)
 
 /* Parses "srcip,dstip4/24,proto" into keys (at most max_out). */
 cf_err query_agg_parse(const char *text, query_agg_key *out, size_t max_out, size_t *n_out);
@@ -141,6 +142,8 @@ typedef struct query_options {
     query_order order;         /* -O (QUERY_ORDER_NONE when not given) */
     unsigned n_threads;        /* worker threads (0 = number of online CPUs) */
     uint64_t max_keys;         /* keys per aggregation table (0 = QUERY_DEFAULT_MAX_KEYS) */
+    uint64_t pass_rows;        /* -A with a top N: rows per worker and pass before the data is read in
+                                  several passes (0 = QUERY_DEFAULT_PASS_ROWS); bounds the memory */
 } query_options;
 
 /* Sets the defaults: everything zero/false, format line, window all,

@@ -130,6 +130,29 @@ typedef struct store_segment {
 cf_err store_list(const char *path, uint64_t from_ms, uint64_t to_ms, store_segment **out, size_t *n_out);
 void store_segments_free(store_segment *segs, size_t n);
 
+/* ---- retention ---------------------------------------------------------- */
+
+typedef struct store_retention_stats {
+    uint64_t segments_removed; /* segment files removed */
+    uint64_t bytes_removed;    /* their size */
+    uint64_t bytes_kept;       /* size of the segments left */
+    uint64_t skipped_open;     /* due for removal but not sealed (being written): kept */
+    uint64_t errors;           /* segments that could not be removed (logged) */
+} store_retention_stats;
+
+/*
+ * Applies retention to one source directory: removes, oldest window first,
+ * every sealed segment whose window ended more than max_age_ms before now_ms
+ * (0: no age limit), then more until the segments left take at most
+ * max_bytes (0: no size limit), and the day directories left empty.  A
+ * segment without trailer (being written) is never removed.  Safe while a
+ * writer appends to the source.  *st describes what was done.  Returns CF_OK;
+ * CF_ERR_IO when a segment could not be removed (the others still were);
+ * CF_ERR_NOMEM; a missing directory is not an error.
+ */
+cf_err store_retention_apply(const char *source_dir, uint64_t now_ms, uint64_t max_age_ms, uint64_t max_bytes,
+                             store_retention_stats *st);
+
 /* ---- reader ------------------------------------------------------------- */
 
 typedef struct store_reader store_reader;
