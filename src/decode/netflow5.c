@@ -9,6 +9,7 @@
 #include "decode/decode.h"
 #include "decode/decode_int.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -76,11 +77,12 @@ static uint64_t v5_abs_ms(const v5_header *h, uint32_t t)
 }
 
 /* Fills rec from the 48-byte record r (offsets as in decode.h; the caller
- * took r from a cursor that held all 48 bytes). */
+ * took r from a cursor that held all 48 bytes).  rec was zeroed once for
+ * the packet: every member set here is set for every record, so the
+ * members a v5 record has no value for stay zero. */
 static void v5_read_record(const decode_exporter *ex, const v5_header *h, const uint8_t *r,
                            flow_record *rec)
 {
-    memset(rec, 0, sizeof(*rec));
     flow_set_v4(rec, cf_be32(r + 0), cf_be32(r + 4));
     flow_addr_from_v4(rec->next_hop, cf_be32(r + 8));
     memcpy(rec->exporter, ex->addr, 16);
@@ -99,13 +101,11 @@ static void v5_read_record(const decode_exporter *ex, const v5_header *h, const 
     rec->dst_as = cf_be16(r + 42);
     rec->src_mask = r[44];
     rec->dst_mask = r[45];
-    if (rec->proto == 1) {
-        rec->icmp_type = (uint8_t)(rec->dst_port >> 8);
-        rec->icmp_code = (uint8_t)rec->dst_port;
-    }
+    bool icmp = rec->proto == 1;
+    rec->icmp_type = icmp ? (uint8_t)(rec->dst_port >> 8) : 0;
+    rec->icmp_code = icmp ? (uint8_t)rec->dst_port : 0;
     rec->sampling = h->sampling;
-    if (h->sampling > 1)
-        rec->flags |= FLOW_F_SAMPLED;
+    rec->flags = h->sampling > 1 ? FLOW_F_SAMPLED : 0;
     rec->engine_type = h->engine_type;
     rec->engine_id = h->engine_id;
     rec->exporter_proto = FLOW_PROTO_NETFLOW5;
@@ -151,11 +151,12 @@ cf_err decode_netflow5(decode_exporter *ex, const uint8_t *buf, size_t len, uint
     v5_account_sequence(ex, &h);
     decode_stat_set(&ex->stats.sampling, h.sampling);
     cf_cursor c = cf_cursor_make(buf + DECODE_V5_HEADER_LEN, len - DECODE_V5_HEADER_LEN);
+    flow_record rec;
+    memset(&rec, 0, sizeof(rec));
     for (unsigned i = 0; i < h.count; i++) {
         cf_cursor r;
         if (!cf_sub(&c, DECODE_V5_RECORD_LEN, &r))
             break; /* not reached: v5_parse_header checked the length */
-        flow_record rec;
         v5_read_record(ex, &h, r.p, &rec);
         if (emit)
             emit(ctx, &rec);

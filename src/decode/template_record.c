@@ -265,6 +265,7 @@ typedef struct rec_scratch {
     const uint8_t *frame;    /* dataLinkFrameSection */
     size_t frame_len;
     int reverse;
+    bool frame_op;           /* no varlen: the template has a frame section op */
 } rec_scratch;
 
 static uint64_t read_uint(const uint8_t *p, size_t len)
@@ -352,8 +353,10 @@ static bool read_record(const tpl_out *out, const tpl *t, cf_cursor *c, rec_scra
 static void fixed_begin(decode_exporter *ex, const tpl *t, size_t n, rec_scratch *s)
 {
     const tpl_op *ops = tpl_ops(t);
-    for (size_t k = 0; k < t->n_ops; k++)
+    for (size_t k = 0; k < t->n_ops; k++) {
         s->seen[ops[k].action] = 1;
+        s->frame_op |= ops[k].kind == K_FRAME;
+    }
     s->reverse = t->reverse;
     if (t->n_enterprise && n)
         decode_stat_add(&ex->tpl_stats.enterprise_fields, (uint64_t)t->n_enterprise * n);
@@ -604,11 +607,11 @@ static void set_l2_and_misc(const rec_scratch *s, flow_record *rec)
     }
 }
 
+/* Fills rec (all zero, or see reuse_record()) from the values of s. */
 static void build_flow(const tpl_out *out, const tpl_msg_info *m, const rec_scratch *s,
                        flow_record *rec)
 {
     decode_exporter *ex = out->ex;
-    memset(rec, 0, sizeof(*rec));
     set_addresses(s, rec);
     set_l2_and_misc(s, rec);
     if (!rec->family && s->frame && tpl_frame_addresses(s->frame, s->frame_len, rec))
@@ -637,6 +640,20 @@ static void build_flow(const tpl_out *out, const tpl_msg_info *m, const rec_scra
     memcpy(rec->exporter, ex->addr, 16);
     rec->obs_domain = m->domain;
     rec->exporter_proto = m->proto == TPL_PROTO_V9 ? FLOW_PROTO_NETFLOW9 : FLOW_PROTO_IPFIX;
+}
+
+/* Makes rec, built by build_flow() from the previous record of the same
+ * template without variable-length or frame fields, ready for the next one
+ * as if zeroed.  With such a template the set of values present (s->seen)
+ * is the same for every record, so build_flow() writes the same members
+ * every time except these, which depend on the values themselves. */
+static void reuse_record(flow_record *rec)
+{
+    memset(rec->next_hop, 0, sizeof(rec->next_hop));
+    memset(rec->bgp_next_hop, 0, sizeof(rec->bgp_next_hop));
+    rec->flags = 0;
+    rec->icmp_type = 0;
+    rec->icmp_code = 0;
 }
 
 /* An options record: sampler intervals and the domain's clock. */
@@ -668,6 +685,8 @@ cf_err tpl_decode_set(const tpl_out *out, const tpl_msg_info *info, const tpl *t
     if (!t->has_varlen)
         fixed_begin(out->ex, t, n, &s);
     size_t emitted = 0;
+    flow_record rec;
+    bool reuse = !t->has_varlen && !s.frame_op;
     for (size_t i = 0; i < n; i++) {
         if (!t->has_varlen)
             read_fixed(t, p + (size_t)i * t->min_len, &s);
@@ -677,7 +696,10 @@ cf_err tpl_decode_set(const tpl_out *out, const tpl_msg_info *info, const tpl *t
             apply_options(out, info, &s);
             continue;
         }
-        flow_record rec;
+        if (reuse && i > 0)
+            reuse_record(&rec);
+        else
+            memset(&rec, 0, sizeof(rec));
         build_flow(out, info, &s, &rec);
         if (out->emit)
             out->emit(out->ctx, &rec);

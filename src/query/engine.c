@@ -440,7 +440,8 @@ static const query_agg_key default_agg[] = {
 /* Fills the parts of r that depend only on the options. */
 static cf_err plan(run *r, const query_options *o, char *msg, size_t msg_len)
 {
-    const uint64_t base = B(FIRST) | B(LAST) | B(PACKETS) | B(BYTES) | B(PROTO);
+    /* proto: for the -I lines; the filter, the elements and the printer add their own columns */
+    const uint64_t base = B(FIRST) | B(LAST) | B(PACKETS) | B(BYTES) | (o->info ? B(PROTO) : 0);
     r->mask = base;
     if (!r->filter_any)
         r->mask |= query_filter_fields(r->filter);

@@ -826,6 +826,21 @@ cf_err store_col_encode(store_codec_ctx *cx, const flow_field *f, const void *va
     return CF_OK;
 }
 
+void store_col_encode_const(const flow_field *f, const void *val, store_col_entry *e)
+{
+    store_col_entry ent = {.field_id = (uint16_t)f->id, .width = f->width};
+    const uint8_t *v = val;
+    if (f->width == 16) {
+        ent.min = store_le64(v);
+        ent.max = store_le64(v + 8);
+    } else {
+        ent.min = ent.max = load_w(v, f->width, 0);
+    }
+    ent.encoding = STORE_ENC_CONST;
+    ent.checksum = store_hash(v, 0);
+    *e = ent;
+}
+
 /* Expected raw length of a planes/sparse column; 0 for sparse (checked
  * against the bitmap when decoded). */
 static cf_err validate_transform(const store_col_entry *e, const flow_field *f, size_t n, size_t *expect)
@@ -940,13 +955,31 @@ static void decode_const(const store_col_entry *e, size_t n, uint8_t *out)
 
 static void decode_planes16(const store_col_entry *e, const uint8_t *raw, size_t n, uint8_t *out)
 {
-    decode_const(e, n, out);
-    for (unsigned b = 0; b < 16; b++) {
-        if (!(e->aux & (1u << b)))
-            continue;
-        for (size_t i = 0; i < n; i++)
-            out[16 * i + b] = raw[i];
-        raw += n;
+    uint8_t pat[16];
+    store_put_le64(pat, e->min);
+    store_put_le64(pat + 8, e->max);
+    if (e->aux == 0xf000) { /* IPv4-mapped addresses: the last four bytes vary */
+        const uint8_t *p0 = raw, *p1 = raw + n, *p2 = raw + 2 * n, *p3 = raw + 3 * n;
+        for (size_t i = 0; i < n; i++) {
+            uint8_t *o = out + 16 * i;
+            memcpy(o, pat, 12);
+            o[12] = p0[i];
+            o[13] = p1[i];
+            o[14] = p2[i];
+            o[15] = p3[i];
+        }
+        return;
+    }
+    uint8_t pos[16];
+    unsigned np = 0;
+    for (unsigned b = 0; b < 16; b++)
+        if (e->aux & (1u << b))
+            pos[np++] = (uint8_t)b;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *o = out + 16 * i;
+        memcpy(o, pat, 16);
+        for (unsigned k = 0; k < np; k++)
+            o[pos[k]] = raw[k * n + i];
     }
 }
 

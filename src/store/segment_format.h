@@ -175,6 +175,9 @@ void store_codec_ctx_free(store_codec_ctx *c);
 cf_err store_col_encode(store_codec_ctx *cx, const flow_field *f, const void *vals, size_t n,
                         const uint64_t *ref, store_codec codec, int zstd_level, uint8_t *out,
                         size_t out_cap, store_col_entry *e);
+/* Fills *e as store_col_encode() does for a column whose every value is
+ * val (f->width bytes, native order): a CONST column, nothing stored. */
+void store_col_encode_const(const flow_field *f, const void *val, store_col_entry *e);
 /* Upper bound of the stored bytes of a column of n values of field f. */
 size_t store_col_bound(const flow_field *f, size_t n);
 

@@ -34,6 +34,12 @@ typedef struct open_seg {
     uint64_t buf_since_ms;      /* writer clock when the oldest buffered record came */
     uint32_t n_buf, cap;        /* records in the columns, their capacity */
     uint8_t *cols[FLOW_FIELD_MAX_ID + 1]; /* one array per field */
+    /* Constant columns are not written out: while every buffered value of a
+     * field equals the one in ref (the first buffered record), varies[id]
+     * is 0 and its array holds nothing; the first different value fills it
+     * (rows so far from ref) and sets varies[id]. */
+    uint8_t varies[FLOW_FIELD_MAX_ID + 1];
+    flow_record ref;
 } open_seg;
 
 /* Records are split into the columns straight from the caller's array,
@@ -154,8 +160,12 @@ static cf_err assemble_block(store_writer *w, open_seg *s, size_t *len_out, uint
     for (size_t i = 0; i < flow_n_fields; i++) {
         const flow_field *f = &flow_fields[i];
         store_col_entry e;
-        cf_err err = store_col_encode(&w->cx, f, s->cols[f->id], n, last, w->opt.codec, w->opt.zstd_level,
-                                      w->blk + pos, w->blk_cap - pos, &e);
+        cf_err err = CF_OK;
+        if (s->varies[f->id])
+            err = store_col_encode(&w->cx, f, s->cols[f->id], n, last, w->opt.codec, w->opt.zstd_level,
+                                   w->blk + pos, w->blk_cap - pos, &e);
+        else
+            store_col_encode_const(f, (const uint8_t *)&s->ref + f->offset, &e);
         if (err)
             return err;
         store_col_entry_put(w->blk + STORE_BLOCK_FIXED_LEN + i * STORE_DIR_ENTRY_LEN, &e);
@@ -217,14 +227,64 @@ static inline __attribute__((always_inline)) void split_w(uint8_t *dst, const fl
         memcpy(dst + k * w, (const uint8_t *)&src[k] + off, w);
 }
 
+/* Which bytes of recs[0 .. c) differ from ref: diff[b] != 0 when byte b
+ * of some record differs (whole words compared, so the loop vectorises). */
+static void rows_diff(const flow_record *ref, const flow_record *recs, size_t c,
+                      uint8_t diff[sizeof(flow_record)])
+{
+    enum { NW = sizeof(flow_record) / 8 };
+    uint64_t r[NW], acc[NW] = {0};
+    memcpy(r, ref, sizeof(r));
+    for (size_t k = 0; k < c; k++) {
+        const uint8_t *p = (const uint8_t *)&recs[k];
+        for (size_t j = 0; j < NW; j++) {
+            uint64_t v;
+            memcpy(&v, p + 8 * j, 8);
+            acc[j] |= v ^ r[j];
+        }
+    }
+    memset(diff, 0, sizeof(flow_record));
+    memcpy(diff, acc, sizeof(acc));
+    for (size_t b = sizeof(acc); b < sizeof(flow_record); b++)
+        for (size_t k = 0; k < c; k++)
+            diff[b] |= (uint8_t)(((const uint8_t *)&recs[k])[b] ^ ((const uint8_t *)ref)[b]);
+}
+
+/* True when field f of the rows checked by rows_diff() may differ from ref;
+ * a column of a constant so far that now differs is filled up to row. */
+static bool column_varies(open_seg *s, const flow_field *f, const uint8_t *diff, size_t row)
+{
+    if (s->varies[f->id])
+        return true;
+    uint8_t any = 0;
+    for (unsigned b = 0; b < f->width; b++)
+        any |= diff[f->offset + b];
+    if (!any)
+        return false;
+    const uint8_t *v = (const uint8_t *)&s->ref + f->offset;
+    for (size_t k = 0; k < row; k++)
+        memcpy(s->cols[f->id] + k * f->width, v, f->width);
+    s->varies[f->id] = 1;
+    return true;
+}
+
 /* Appends recs[0 .. m) to the columns of s (capacity already there). */
 static void split_rows(open_seg *s, const flow_record *recs, size_t m)
 {
+    if (m > 0 && s->n_buf == 0) {
+        s->ref = recs[0];
+        memset(s->varies, 0, sizeof(s->varies));
+        s->varies[FLOW_FIELD_LAST] = 1; /* the REF encoding of other times reads it */
+    }
     for (size_t done = 0; done < m; done += SPLIT_CHUNK) {
         size_t c = m - done < SPLIT_CHUNK ? m - done : SPLIT_CHUNK, row = s->n_buf + done;
         const flow_record *src = recs + done;
+        uint8_t diff[sizeof(flow_record)];
+        rows_diff(&s->ref, src, c, diff);
         for (size_t i = 0; i < flow_n_fields; i++) {
             const flow_field *f = &flow_fields[i];
+            if (!column_varies(s, f, diff, row))
+                continue;
             uint8_t *dst = s->cols[f->id] + row * f->width;
             switch (f->width) {
             case 1: split_w(dst, src, c, f->offset, 1); break;

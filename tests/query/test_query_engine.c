@@ -507,6 +507,67 @@ static void test_threads_keep_file_order(void **state)
     free(r);
 }
 
+/* Lines of s (a malloc'ed copy of its first n lines; n = 0: all). */
+static char *first_lines(const char *s, size_t n)
+{
+    const char *e = s;
+    for (size_t i = 0; *e && (n == 0 || i < n); i++) {
+        const char *nl = strchr(e, '\n');
+        e = nl ? nl + 1 : e + strlen(e);
+    }
+    char *c = strndup(s, (size_t)(e - s));
+    assert_non_null(c);
+    return c;
+}
+
+/* IPv4 keys go to compact tables, the others (IPv6, a pair with one IPv6
+ * address) to the general ones; -A top N may read the data in several
+ * passes.  Every way must give the same rows, equal to the head of the
+ * full listing, and the counts must add up. */
+static void test_compact_keys_and_passes(void **state)
+{
+    (void)state;
+    const size_t n = 3000;
+    flow_record *r = gen(n, 9);
+    for (size_t i = 0; i < n; i += 7) { /* every 7th flow IPv6 on one side or both */
+        uint8_t a6[16] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, (uint8_t)(i % 5)};
+        memcpy(i % 2 ? r[i].src_addr : r[i].dst_addr, a6, 16);
+        if (i % 3 == 0)
+            memcpy(r[i].dst_addr, a6, 16);
+        r[i].family = 6;
+    }
+    char *dir = tu_mkdtemp("qc");
+    assert_int_equal(qt_write_store(dir, r, n, 256), 0);
+    int rc;
+    char *all = query(dir, "-q -N -A srcip,dstip -O bytes -n 0 -T 1", &rc, NULL);
+    assert_int_equal(rc, 0);
+    char *want = first_lines(all, 25);
+    const char *ways[] = {"-T 1", "-T 2", "-T 1 --pass-rows 100", "-T 2 --pass-rows 100", "-T 2 --pass-rows 1"};
+    for (size_t k = 0; k < sizeof(ways) / sizeof(ways[0]); k++) {
+        char args[128];
+        snprintf(args, sizeof(args), "-q -N -A srcip,dstip -O bytes -n 25 %s", ways[k]);
+        char *got = query(dir, args, &rc, NULL);
+        assert_int_equal(rc, 0);
+        assert_string_equal(got, want);
+        free(got);
+    }
+    uint64_t sum = 0;
+    for (char *save = NULL, *l = strtok_r(all, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+        sum += strtoull(strrchr(l, ' ') + 1, NULL, 10); /* the Flows column */
+    assert_int_equal(sum, n);
+    char *s1 = query(dir, "-q -N -s srcip/bytes -s ip/flows -n 0 -T 1", &rc, NULL);
+    char *s2 = query(dir, "-q -N -s srcip/bytes -s ip/flows -n 0 -T 2", &rc, NULL);
+    assert_string_equal(s1, s2);
+    assert_non_null(strstr(s1, " 2001:db8::3 ")); /* IPv6 keys are listed with the IPv4 ones */
+    free(s1);
+    free(s2);
+    free(want);
+    free(all);
+    tu_rm_rf(dir);
+    free(dir);
+    free(r);
+}
+
 static void test_corrupt_block_is_reported(void **state)
 {
     (void)state;
@@ -594,6 +655,7 @@ int main(void)
         cmocka_unit_test(test_every_stat_element_and_order),
         cmocka_unit_test(test_aggregate_with_masks),
         cmocka_unit_test(test_threads_keep_file_order),
+        cmocka_unit_test(test_compact_keys_and_passes),
         cmocka_unit_test(test_corrupt_block_is_reported),
         cmocka_unit_test(test_bad_usage_exits_2),
     };
