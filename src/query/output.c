@@ -76,7 +76,9 @@ static const char *const fmt_extended = "%ts %td %pr %sap -> %dap %flg %tos %pkt
      B(PACKETS) | B(BYTES) | B(IN_IF) | B(OUT_IF) | B(SRC_AS) | B(DST_AS) | B(SRC_MASK) | B(DST_MASK) |   \
      B(NEXT_HOP) | B(BGP_NEXT_HOP) | B(SRC_VLAN) | B(DST_VLAN) | B(SRC_MAC) | B(DST_MAC) |               \
      B(DIRECTION) | B(EXPORTER) | B(ENGINE_TYPE) | B(ENGINE_ID) | B(FWD_STATUS) | B(ICMP_TYPE) |         \
-     B(ICMP_CODE) | B(SAMPLING))
+     B(ICMP_CODE) | B(SAMPLING) | B(OBS_DOMAIN) | MPLS_BITS | B(NAT_SRC_ADDR) | B(NAT_DST_ADDR) |            \
+     B(NAT_SRC_PORT) | B(NAT_DST_PORT) | B(FW_EVENT) | B(APP_ID) | B(RECEIVED))
+#define MPLS_BITS (((UINT64_C(1) << 10) - 1) << FLOW_FIELD_MPLS1)
 
 static cf_err compile_fmt(query_printer *p, const char *fmt, char *err, size_t len)
 {
@@ -310,8 +312,9 @@ static void put_tag_header(const query_printer *p, query_buf *b, const tag_def *
 /* ---- csv and json ------------------------------------------------------- */
 
 /* Bytes one csv record may take at most (two IPv6 addresses, three more
- * addresses, twenty numbers, fixed text): reserved before writing. */
-#define CSV_MAX_RECORD 1024
+ * addresses, thirty numbers, ten MPLS entries, fixed text): reserved before
+ * writing. */
+#define CSV_MAX_RECORD 1536
 
 #define W_LIT(w, text) (memcpy((w), (text), sizeof(text) - 1), (w) + sizeof(text) - 1)
 
@@ -377,9 +380,17 @@ static void csv_record(query_buf *b, const flow_record *r)
     w = query_w_mac(w, r->src_mac);
     *w++ = ',';
     w = query_w_mac(w, r->dst_mac);
-    w = W_LIT(w, ",00:00:00:00:00:00,00:00:00:00:00:00,"
-                 "0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,0-0-0,"
-                 "    0.000,    0.000,    0.000,");
+    w = W_LIT(w, ",00:00:00:00:00:00,00:00:00:00:00:00,");
+    /* MPLS label stack entries as nfdump prints them: label-exp-bos */
+    for (int i = 0; i < 10; i++) {
+        w = query_w_u64(w, r->mpls[i] >> 4);
+        *w++ = '-';
+        w = query_w_u64(w, (r->mpls[i] >> 1) & 7);
+        *w++ = '-';
+        w = query_w_u64(w, r->mpls[i] & 1);
+        *w++ = ',';
+    }
+    w = W_LIT(w, "    0.000,    0.000,    0.000,");
     w = query_w_addr(w, r->exporter);
     *w++ = ',';
     w = query_w_u64(w, r->engine_type);
@@ -388,12 +399,14 @@ static void csv_record(query_buf *b, const flow_record *r)
     *w++ = ',';
     w = query_w_u64(w, r->obs_domain);
     *w++ = ',';
-    /* tr: the store keeps no receive time; the last-seen time stands in */
-    w = query_w_date(b, w, r->last_ms);
+    /* tr: when the collector received the flow (segments written before the
+     * receive time was stored read it as 0: the last-seen time stands in) */
+    uint64_t tr = r->received_ms ? r->received_ms : r->last_ms;
+    w = query_w_date(b, w, tr);
     *w++ = '.';
-    *w++ = (char)('0' + r->last_ms % 1000 / 100);
-    *w++ = (char)('0' + r->last_ms % 100 / 10);
-    *w++ = (char)('0' + r->last_ms % 10);
+    *w++ = (char)('0' + tr % 1000 / 100);
+    *w++ = (char)('0' + tr % 100 / 10);
+    *w++ = (char)('0' + tr % 10);
     *w++ = '\n';
     b->len = (size_t)(w - b->p);
 }
@@ -467,7 +480,7 @@ static void json_record(query_buf *b, const flow_record *r, bool nd)
     json_u(b, nd, "export_sysid", r->obs_domain);
     json_time(b, nd, "first", r->first_ms);
     json_time(b, nd, "last", r->last_ms);
-    json_time(b, nd, "received", r->last_ms);
+    json_time(b, nd, "received", r->received_ms ? r->received_ms : r->last_ms);
     json_u(b, nd, "in_packets", r->packets);
     json_u(b, nd, "in_bytes", r->bytes);
     json_u(b, nd, "proto", r->proto);
@@ -506,6 +519,26 @@ static void json_record(query_buf *b, const flow_record *r, bool nd)
         json_addr(b, nd, "ip4_next_hop", "ip6_next_hop", r->next_hop);
     if (!flow_addr_is_zero(r->bgp_next_hop))
         json_addr(b, nd, "bgp4_next_hop", "bgp6_next_hop", r->bgp_next_hop);
+    for (int i = 0; i < 10 && r->mpls[i]; i++) {
+        char key[16], v[40];
+        snprintf(key, sizeof(key), "mpls_%d", i + 1);
+        int n = snprintf(v, sizeof(v), "%u-%u-%u", r->mpls[i] >> 4, (r->mpls[i] >> 1) & 7, r->mpls[i] & 1);
+        json_s(b, nd, key, v, (size_t)n);
+    }
+    if (!flow_addr_is_zero(r->nat_src_addr))
+        json_addr(b, nd, "src4_xlt_ip", "src6_xlt_ip", r->nat_src_addr);
+    if (!flow_addr_is_zero(r->nat_dst_addr))
+        json_addr(b, nd, "dst4_xlt_ip", "dst6_xlt_ip", r->nat_dst_addr);
+    if (r->nat_src_port || r->nat_dst_port) {
+        json_u(b, nd, "src_xlt_port", r->nat_src_port);
+        json_u(b, nd, "dst_xlt_port", r->nat_dst_port);
+    }
+    if (r->fw_event)
+        json_u(b, nd, "fw_event", r->fw_event);
+    if (r->app_id) {
+        json_u(b, nd, "app_engine", r->app_id >> 24);
+        json_u(b, nd, "app_selector", r->app_id & 0xffffff);
+    }
     json_addr(b, nd, "ip4_router", "ip6_router", r->exporter);
     json_key(b, nd, "label");
     query_buf_puts(b, nd ? "\"<none>\"}\n" : "\"<none>\"\n}");
