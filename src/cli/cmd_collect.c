@@ -8,15 +8,21 @@
  * simulated exporter sending to the first listener over loopback.
  */
 #include <arpa/inet.h>
+#include <errno.h>
+#include <dirent.h>
 #include <getopt.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "collect/config.h"
@@ -89,9 +95,9 @@ static int add_value(collect_args *a, const char *key, const char *value)
 /* Parses argv into *a.  Returns -1 (exit 0: help printed), 0 ok, 2 usage error. */
 static int parse_args(int argc, char **argv, collect_args *a)
 {
-    struct option longopts[32];
+    struct option longopts[40];
     size_t n = 0;
-    for (size_t i = 0; i < collect_n_options && n < 27; i++)
+    for (size_t i = 0; i < collect_n_options && n < 35; i++)
         longopts[n++] = (struct option){collect_options[i].key, required_argument, NULL, OPT_TABLE + (int)i};
     longopts[n++] = (struct option){"config", required_argument, NULL, OPT_CONFIG};
     longopts[n++] = (struct option){"demo", no_argument, NULL, OPT_DEMO};
@@ -271,9 +277,10 @@ static void reload_config(const collect_args *a, const collect_config *running, 
         strcmp(cfg->data_dir, running->data_dir) != 0 || cfg->receive_threads != running->receive_threads ||
         memcmp(&cfg->forward, &running->forward, sizeof(cfg->forward)) != 0 ||
         memcmp(&cfg->tcp_listen, &running->tcp_listen, sizeof(cfg->tcp_listen)) != 0 ||
-        cfg->rotate_s != running->rotate_s || cfg->compress != running->compress || cfg->rcvbuf != running->rcvbuf)
-        CF_WARN("SIGHUP: listen, tcp-listen, forward, receive-threads, data, rotate, compress and rcvbuf "
-                "changes take effect only after a restart");
+        cfg->rotate_s != running->rotate_s || cfg->compress != running->compress || cfg->rcvbuf != running->rcvbuf ||
+        strcmp(cfg->user, running->user) != 0 || strcmp(cfg->log_to, running->log_to) != 0)
+        CF_WARN("SIGHUP: listen, tcp-listen, forward, receive-threads, data, rotate, compress, rcvbuf, user and "
+                "log changes take effect only after a restart");
     free(cfg);
 }
 
@@ -323,6 +330,91 @@ static void listener_options(const collect_config *cfg, collect_listener_options
     lo->n_tcp = cfg->tcp_listen.n;
 }
 
+/* ---- dropping privileges (key `user`) ------------------------------------ */
+
+/* Gives path, and when it is a directory everything below it (symbolic
+ * links themselves, never what they point to), to uid:gid.  depth bounds
+ * the recursion.  Returns the number of entries that could not be changed. */
+static int chown_tree(const char *path, uid_t uid, gid_t gid, int depth)
+{
+    int failed = 0;
+    if (lchown(path, uid, gid) != 0) {
+        CF_WARN("cannot give %s to the collector's user: %s", path, strerror(errno));
+        failed++;
+    }
+    struct stat st;
+    if (depth <= 0 || lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return failed;
+    DIR *d = opendir(path);
+    if (!d)
+        return failed + 1;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char child[COLLECT_PATH_LEN + 256];
+        snprintf(child, sizeof(child), "%s/%s", path, e->d_name);
+        failed += chown_tree(child, uid, gid, depth - 1);
+    }
+    closedir(d);
+    return failed;
+}
+
+/* mkdir -p dir; 0 or -1 with errno. */
+static int make_dir_path(const char *dir)
+{
+    char buf[COLLECT_PATH_LEN];
+    snprintf(buf, sizeof(buf), "%s", dir);
+    for (size_t i = 1; buf[i]; i++) {
+        if (buf[i] != '/')
+            continue;
+        buf[i] = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return -1;
+        buf[i] = '/';
+    }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* Switches to cfg->user (when set): creates the data directory, gives it
+ * (and what is in it) to the user when root, then setgroups/setgid/setuid.
+ * 0, or CF_EXIT_USAGE / CF_EXIT_FAIL with a message naming the user. */
+static int drop_privileges(const collect_config *cfg)
+{
+    if (!cfg->user[0])
+        return 0;
+    errno = 0;
+    struct passwd *pw = getpwnam(cfg->user);
+    if (!pw) {
+        CF_ERROR("user '%s' is unknown%s%s", cfg->user, errno ? ": " : "", errno ? strerror(errno) : "");
+        return CF_EXIT_USAGE;
+    }
+    uid_t uid = pw->pw_uid;
+    gid_t gid = pw->pw_gid;
+    if (geteuid() != 0) {
+        if (geteuid() == uid)
+            return 0;
+        CF_ERROR("cannot run as user '%s': the collector was not started as root", cfg->user);
+        return CF_EXIT_FAIL;
+    }
+    if (make_dir_path(cfg->data_dir) != 0) {
+        CF_ERROR("cannot create %s: %s", cfg->data_dir, strerror(errno));
+        return CF_EXIT_FAIL;
+    }
+    if (chown_tree(cfg->data_dir, uid, gid, 16) != 0)
+        CF_WARN("cannot give all of %s to user '%s'", cfg->data_dir, cfg->user);
+    if (setgroups(1, &gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+        CF_ERROR("cannot switch to user '%s' (uid %u): %s", cfg->user, (unsigned)uid, strerror(errno));
+        return CF_EXIT_FAIL;
+    }
+    if (uid != 0 && setuid(0) == 0) { /* must not be able to return */
+        CF_ERROR("user '%s': root privileges could not be dropped", cfg->user);
+        return CF_EXIT_FAIL;
+    }
+    CF_INFO("running as user '%s' (uid %u, gid %u)", cfg->user, (unsigned)uid, (unsigned)gid);
+    return 0;
+}
+
 static int run_collector(const collect_config *cfg, const collect_args *a)
 {
     char err[1200];
@@ -361,6 +453,11 @@ static int run_collector(const collect_config *cfg, const collect_args *a)
     if (e) {
         CF_ERROR("%s", err);
         return e == CF_ERR_USAGE ? CF_EXIT_USAGE : CF_EXIT_FAIL;
+    }
+    int drop = drop_privileges(cfg);
+    if (drop) {
+        collect_listener_close(l);
+        return drop;
     }
     e = collect_pipeline_open(&po, &p, err, sizeof(err));
     if (e) {
@@ -412,6 +509,8 @@ int cmd_collect(int argc, char **argv)
         collect_config_dump(cfg, stdout);
     else if (!rc) {
         cf_log_set_level(cfg->log_level);
+        if (strcmp(cfg->log_to, "syslog") == 0)
+            cf_log_use_syslog("cloudflow");
         rc = run_collector(cfg, &a);
     }
     free(cfg);

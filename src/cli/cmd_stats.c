@@ -98,6 +98,12 @@ static void print_pretty(const collect_snapshot *s)
         {"template file errors", t->templates_load_errors + t->templates_save_errors},
         {"counters stored", t->counters_stored},
         {"counters dropped", t->counters_queue_drops + t->counters_lost},
+        {"refused (allow-list)", t->refused},
+        {"forwarded", t->forwarded},
+        {"forward errors", t->forward_errors},
+        {"tcp connections", t->tcp_connections},
+        {"tcp messages", t->tcp_messages},
+        {"tcp bad streams", t->tcp_bad_streams},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         printf("  %-22s %" PRIu64 "\n", rows[i].name, rows[i].v);

@@ -52,6 +52,9 @@ const collect_option collect_options[] = {
         "receive IPFIX over TCP on this address (repeatable; port 4739 when omitted)"),
     OPT("allow", COLLECT_T_LIST, allow, "", 0, 0, "ADDR[/LEN]",
         "accept export packets only from these exporters (repeatable); others are counted as refused"),
+    OPT("user", COLLECT_T_NAME, user, "", 0, 0, "NAME",
+        "run as this user once the sockets are bound and the data directory is open (root only)"),
+    OPT("log", COLLECT_T_NAME, log_to, "stderr", 0, 0, "stderr|syslog", "where log lines go"),
 };
 
 const size_t collect_n_options = sizeof(collect_options) / sizeof(collect_options[0]);
@@ -191,6 +194,24 @@ static cf_err set_list(collect_config *c, const collect_option *o, const char *v
     return CF_OK;
 }
 
+/* A COLLECT_T_NAME value: log is stderr|syslog; user is a user name
+ * (letters, digits, '.', '_', '-'; empty: none), looked up when used. */
+static cf_err set_name(collect_config *c, const collect_option *o, const char *value, char *errbuf, size_t errlen)
+{
+    bool ok = strlen(value) < COLLECT_NAME_LEN;
+    if (ok && strcmp(o->key, "log") == 0)
+        ok = strcmp(value, "stderr") == 0 || strcmp(value, "syslog") == 0;
+    else
+        for (const char *v = value; ok && *v; v++)
+            ok = isalnum((unsigned char)*v) || *v == '.' || *v == '_' || *v == '-';
+    if (!ok || (strcmp(o->key, "log") == 0 && !*value)) {
+        snprintf(errbuf, errlen, "key '%s': '%s' is not a valid %s", o->key, value, o->arg);
+        return CF_ERR_USAGE;
+    }
+    snprintf(member(c, o), COLLECT_NAME_LEN, "%s", value);
+    return CF_OK;
+}
+
 cf_err collect_config_set(collect_config *c, const char *key, const char *value, collect_origin origin,
                           char *errbuf, size_t errlen)
 {
@@ -206,6 +227,8 @@ cf_err collect_config_set(collect_config *c, const char *key, const char *value,
         return set_listen(c, o, value, origin, errbuf, errlen);
     case COLLECT_T_LIST:
         return set_list(c, o, value, origin, errbuf, errlen);
+    case COLLECT_T_NAME:
+        return set_name(c, o, value, errbuf, errlen);
     case COLLECT_T_PATH:
         if (!*value || strlen(value) >= COLLECT_PATH_LEN) {
             snprintf(errbuf, errlen, "key '%s': path is empty or too long", o->key);
@@ -371,6 +394,9 @@ void collect_config_dump(const collect_config *c, FILE *out)
     fprintf(out, "receive-threads = %llu\n", (unsigned long long)c->receive_threads);
     fprintf(out, "retention-age = %llu\n", (unsigned long long)c->retention_age_s);
     fprintf(out, "retention-size = %llu\n", (unsigned long long)c->retention_bytes);
+    if (c->user[0])
+        fprintf(out, "user = %s\n", c->user);
+    fprintf(out, "log = %s\n", c->log_to);
     const collect_list *lists[] = {&c->forward, &c->tcp_listen, &c->allow};
     const char *const names[] = {"forward", "tcp-listen", "allow"};
     for (size_t k = 0; k < 3; k++)

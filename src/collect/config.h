@@ -34,6 +34,7 @@
 #define COLLECT_MAX_LISTEN 16
 #define COLLECT_ADDR_LEN 128
 #define COLLECT_PATH_LEN 1024
+#define COLLECT_NAME_LEN 64
 
 /* Where a value came from; a later origin replaces repeatable lists. */
 typedef enum collect_origin {
@@ -72,6 +73,8 @@ typedef struct collect_config {
     collect_list forward;             /* forward targets HOST/PORT */
     collect_list tcp_listen;          /* IPFIX-over-TCP listen addresses */
     collect_list allow;               /* exporter allow-list (empty: everyone) */
+    char user[COLLECT_NAME_LEN];      /* run as this user once sockets and data dir are open ("": stay) */
+    char log_to[COLLECT_NAME_LEN];    /* "stderr" or "syslog" */
 } collect_config;
 
 typedef enum collect_opt_type {
@@ -84,6 +87,7 @@ typedef enum collect_opt_type {
     COLLECT_T_LOGLEVEL = 7, /* error | warn | info | debug */
     COLLECT_T_LIST = 8,     /* repeatable text values (collect_list), checked by key */
     COLLECT_T_AGE = 9,      /* seconds, any length: 0 (off), 3600, 12h, 30d */
+    COLLECT_T_NAME = 10,    /* a short word (< COLLECT_NAME_LEN), checked by key: user, log */
 } collect_opt_type;
 
 typedef struct collect_option {

@@ -606,6 +606,24 @@ static uint64_t sum_kernel_drops(collect_listener *l)
     return drops;
 }
 
+/* The counters the pipeline's snapshots carry (stats.tsv). */
+static void publish_counts(collect_listener *l)
+{
+    collect_listener_counts c;
+    memset(&c, 0, sizeof(c));
+    c.kernel_drops = sum_kernel_drops(l);
+    c.refused = atomic_load_explicit(&l->refused, memory_order_relaxed);
+    c.ring_full_waits = atomic_load_explicit(&l->ring_full_waits, memory_order_relaxed);
+    c.tcp_connections = atomic_load_explicit(&l->tcp_connections, memory_order_relaxed);
+    c.tcp_messages = atomic_load_explicit(&l->tcp_messages, memory_order_relaxed);
+    c.tcp_bad_streams = atomic_load_explicit(&l->tcp_bad_streams, memory_order_relaxed);
+    for (uint32_t t = 0; t < l->threads; t++) {
+        c.forwarded += atomic_load_explicit(&l->rx[t].fwd.sent, memory_order_relaxed);
+        c.forward_errors += atomic_load_explicit(&l->rx[t].fwd.errors, memory_order_relaxed);
+    }
+    collect_pipeline_set_listener_counts(l->pipe, &c);
+}
+
 static bool rings_empty(collect_listener *l)
 {
     for (uint32_t t = 0; t < l->threads; t++)
@@ -645,7 +663,7 @@ static void *dec_main(void *arg)
             got += decode_ring(l, &l->rx[t].ring, 4096);
         if (l->opt.n_tcp)
             got += decode_ring(l, &l->tcp_ring, 4096);
-        collect_pipeline_set_kernel_drops(l->pipe, sum_kernel_drops(l));
+        publish_counts(l);
         int due = collect_pipeline_push_aged(l->pipe, RX_MAX_BATCH_AGE_MS);
         if (got == 0) {
             if (done)
@@ -653,6 +671,7 @@ static void *dec_main(void *arg)
             dec_sleep(l, due < 0 || due > DEC_IDLE_MS ? DEC_IDLE_MS : (due < 1 ? 1 : due));
         }
     }
+    publish_counts(l);
     collect_pipeline_push(l->pipe);
     return NULL;
 }

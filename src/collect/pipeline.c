@@ -53,6 +53,9 @@ typedef struct pipe_counters {
     _Atomic uint64_t queue_drop_batches;
     _Atomic uint64_t queue_drop_records;
     _Atomic uint64_t kernel_drops;
+    /* the listener's, copied by collect_pipeline_set_listener_counts */
+    _Atomic uint64_t refused, ring_full_waits, forwarded, forward_errors;
+    _Atomic uint64_t tcp_connections, tcp_messages, tcp_bad_streams;
 } pipe_counters;
 
 struct collect_pipeline {
@@ -238,6 +241,13 @@ cf_err collect_pipeline_get_snapshot(collect_pipeline *p, collect_snapshot *out)
     t.queue_drop_batches = load(&p->c.queue_drop_batches);
     t.queue_drop_records = load(&p->c.queue_drop_records);
     t.kernel_drops = load(&p->c.kernel_drops);
+    t.refused = load(&p->c.refused);
+    t.ring_full_waits = load(&p->c.ring_full_waits);
+    t.forwarded = load(&p->c.forwarded);
+    t.forward_errors = load(&p->c.forward_errors);
+    t.tcp_connections = load(&p->c.tcp_connections);
+    t.tcp_messages = load(&p->c.tcp_messages);
+    t.tcp_bad_streams = load(&p->c.tcp_bad_streams);
     pthread_mutex_lock(&p->mu);
     store_writer_stats ss = p->store_stats;
     pthread_mutex_unlock(&p->mu);
@@ -584,6 +594,21 @@ void collect_pipeline_packet(collect_pipeline *p, const uint8_t addr[16], uint16
 void collect_pipeline_set_kernel_drops(collect_pipeline *p, uint64_t total)
 {
     atomic_store_explicit(&p->c.kernel_drops, total, memory_order_relaxed);
+}
+
+void collect_pipeline_set_listener_counts(collect_pipeline *p, const collect_listener_counts *c)
+{
+    const struct {
+        _Atomic uint64_t *to;
+        uint64_t v;
+    } set[] = {
+        {&p->c.kernel_drops, c->kernel_drops},       {&p->c.refused, c->refused},
+        {&p->c.ring_full_waits, c->ring_full_waits}, {&p->c.forwarded, c->forwarded},
+        {&p->c.forward_errors, c->forward_errors},   {&p->c.tcp_connections, c->tcp_connections},
+        {&p->c.tcp_messages, c->tcp_messages},       {&p->c.tcp_bad_streams, c->tcp_bad_streams},
+    };
+    for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+        atomic_store_explicit(set[i].to, set[i].v, memory_order_relaxed);
 }
 
 /* ---- open / close -------------------------------------------------------- */

@@ -113,6 +113,10 @@ int collect_pipeline_push_aged(collect_pipeline *p, uint32_t max_age_ms);
 /* Records the total number of datagrams the kernel dropped on our sockets. */
 void collect_pipeline_set_kernel_drops(collect_pipeline *p, uint64_t total);
 
+/* Records the listener's counters (totals since it opened; kernel_drops
+ * included) for the snapshots, stats.tsv and the log line.  Any thread. */
+void collect_pipeline_set_listener_counts(collect_pipeline *p, const collect_listener_counts *c);
+
 /* Copies the current statistics into *out (collect_snapshot_free() it).
  * CF_ERR_NOMEM with *out untouched. */
 cf_err collect_pipeline_get_snapshot(collect_pipeline *p, collect_snapshot *out);

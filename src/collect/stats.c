@@ -46,6 +46,13 @@ static const stats_counter total_counters[] = {
     TOTAL(counters_lost),
     TOTAL(retention_segments),
     TOTAL(retention_bytes),
+    TOTAL(refused),
+    TOTAL(ring_full_waits),
+    TOTAL(forwarded),
+    TOTAL(forward_errors),
+    TOTAL(tcp_connections),
+    TOTAL(tcp_messages),
+    TOTAL(tcp_bad_streams),
 };
 #define N_TOTAL_COUNTERS (sizeof(total_counters) / sizeof(total_counters[0]))
 
@@ -373,6 +380,11 @@ static void log_suffix(const collect_totals *t, char *buf, size_t len)
         {"template_file_errors", t->templates_load_errors + t->templates_save_errors},
         {"counters_stored", t->counters_stored},
         {"counters_dropped", t->counters_queue_drops + t->counters_lost},
+        {"refused", t->refused},
+        {"forwarded", t->forwarded},
+        {"forward_errors", t->forward_errors},
+        {"tcp_messages", t->tcp_messages},
+        {"tcp_bad_streams", t->tcp_bad_streams},
     };
     for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++)
         append_nonzero(buf, len, &at, items[i].name, items[i].v);

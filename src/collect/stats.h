@@ -41,6 +41,15 @@
  *     counters_stored       ... written to the counter store
  *     counters_queue_drops  ... dropped because the counter queue was full
  *     counters_lost         ... the counter store could not write
+ *     retention_segments    segments removed by retention (age or size)
+ *     retention_bytes       their bytes
+ *     refused               datagrams / TCP messages refused by the allow-list
+ *     ring_full_waits       times a receive thread paused for a full ring
+ *     forwarded             datagrams forwarded (counted per target)
+ *     forward_errors        forwards that failed (per target)
+ *     tcp_connections       IPFIX-over-TCP connections accepted
+ *     tcp_messages          IPFIX messages received over TCP
+ *     tcp_bad_streams       TCP connections closed for a bad message header
  *     <template counter>    sum over exporters of each decode_tpl_stats counter
  *     sflow_<counter>       sum over exporters of each decode_sflow_stats counter
  *
@@ -102,9 +111,29 @@ typedef struct collect_totals {
     uint64_t counters_lost;         /* ... the counter store could not write */
     uint64_t retention_segments;    /* segments removed by retention (age or size) */
     uint64_t retention_bytes;       /* their bytes */
+    uint64_t refused;               /* datagrams / TCP messages refused by the allow-list */
+    uint64_t ring_full_waits;       /* times a receive thread paused for a full ring */
+    uint64_t forwarded;             /* datagrams forwarded (per target) */
+    uint64_t forward_errors;        /* forwards that failed (per target) */
+    uint64_t tcp_connections;       /* IPFIX-over-TCP connections accepted */
+    uint64_t tcp_messages;          /* IPFIX messages received over TCP */
+    uint64_t tcp_bad_streams;       /* TCP connections closed for a bad message header */
     decode_tpl_stats tpl;           /* sum over exporters */
     decode_sflow_stats sflow;       /* sum over exporters */
 } collect_totals;
+
+/* The listener's counters (collect/listener.h), as the pipeline keeps them
+ * for its snapshots (collect_pipeline_set_listener_counts). */
+typedef struct collect_listener_counts {
+    uint64_t kernel_drops;    /* sum over sockets of SO_RXQ_OVFL */
+    uint64_t refused;         /* refused by the allow-list */
+    uint64_t ring_full_waits; /* receive thread paused for a full ring */
+    uint64_t forwarded;       /* datagrams forwarded (per target) */
+    uint64_t forward_errors;  /* forwards that failed */
+    uint64_t tcp_connections; /* TCP connections accepted */
+    uint64_t tcp_messages;    /* IPFIX messages over TCP */
+    uint64_t tcp_bad_streams; /* TCP connections closed for a bad header */
+} collect_listener_counts;
 
 /* One exporter's counters. */
 typedef struct collect_exporter_stats {

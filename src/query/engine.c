@@ -267,6 +267,21 @@ static void report_corrupt(run *r, const char *path, const store_block_info *bi,
     pthread_mutex_unlock(&r->mu);
 }
 
+/* Decodes the columns of mask of the current block into cols; a corrupt
+ * column is reported (by the owner of the segment) and counted, and
+ * CF_ERR_CORRUPT returned for the caller to skip the block. */
+static cf_err read_columns(worker *w, store_reader *rd, size_t s, bool owner, const store_block_info *bi,
+                           uint64_t mask, const void **cols)
+{
+    cf_err err = store_reader_columns(rd, mask, cols);
+    if (err == CF_ERR_CORRUPT) {
+        if (owner)
+            report_corrupt(w->r, w->r->segs[s].path, bi, err);
+        (owner ? &w->tot : &w->shadow)->corrupt++;
+    }
+    return err;
+}
+
 /* Scans one segment; errors of the segment itself are reported and counted. */
 static cf_err scan_segment(worker *w, size_t s, bool owner)
 {
@@ -309,14 +324,13 @@ static cf_err scan_segment(worker *w, size_t s, bool owner)
         }
         const void *cols[FLOW_FIELD_MAX_ID + 1] = {0};
         bool whole = r->totals_only && block_whole(r, &bi);
-        uint64_t mask = whole ? B(PACKETS) | B(BYTES) | (r->o->info ? B(PROTO) : 0) : r->mask;
-        cf_err cerr = store_reader_columns(rd, mask, cols);
-        if (cerr == CF_ERR_CORRUPT) {
-            if (owner)
-                report_corrupt(r, r->segs[s].path, &bi, cerr);
-            tot->corrupt++;
+        /* with a filter: its columns first, the others only when a row matched */
+        bool staged = !whole && r->filter_mask;
+        uint64_t mask = whole ? B(PACKETS) | B(BYTES) | (r->o->info ? B(PROTO) : 0)
+                        : staged ? r->filter_mask : r->mask;
+        cf_err cerr = read_columns(w, rd, s, owner, &bi, mask, cols);
+        if (cerr == CF_ERR_CORRUPT)
             continue;
-        }
         if (cerr) {
             err = cerr;
             goto out;
@@ -325,18 +339,30 @@ static cf_err scan_segment(worker *w, size_t s, bool owner)
             err = CF_ERR_NOMEM;
             goto out;
         }
-        tot->blocks_read++;
-        tot->processed += bi.n_records;
         if (whole) {
+            tot->blocks_read++;
+            tot->processed += bi.n_records;
             query_count_block_totals(w, tot, cols, &bi);
             continue;
         }
         size_t n_sel = select_rows(w, cols, &bi);
         if (r->o->limit && n_sel > r->o->limit - w->emitted)
             n_sel = (size_t)(r->o->limit - w->emitted);
+        if (n_sel && staged && r->mask != r->filter_mask) {
+            cerr = read_columns(w, rd, s, owner, &bi, r->mask, cols);
+            if (cerr == CF_ERR_CORRUPT)
+                continue;
+            if (cerr) {
+                err = cerr;
+                goto out;
+            }
+        }
+        tot->blocks_read++;
+        tot->processed += bi.n_records;
         if (!n_sel)
             continue;
-        query_count_totals(w, tot, cols, n_sel);
+        if (owner) /* the totals of another worker's segment would be dropped */
+            query_count_totals(w, tot, cols, n_sel);
         if (r->n_tables && owner)
             query_count_stats(w, cols, n_sel);
         if (r->o->aggregate)
@@ -443,9 +469,11 @@ static cf_err plan(run *r, const query_options *o, char *msg, size_t msg_len)
     /* proto: for the -I lines; the filter, the elements and the printer add their own columns */
     const uint64_t base = B(FIRST) | B(LAST) | B(PACKETS) | B(BYTES) | (o->info ? B(PROTO) : 0);
     r->mask = base;
-    if (!r->filter_any)
-        r->mask |= query_filter_fields(r->filter);
     r->window = o->from_ms > 0 || o->to_ms < UINT64_MAX;
+    if (!r->filter_any) {
+        r->filter_mask = query_filter_fields(r->filter) | (r->window ? B(FIRST) | B(LAST) : 0);
+        r->mask |= r->filter_mask;
+    }
     if (o->order != QUERY_ORDER_NONE && !o->aggregate) {
         snprintf(msg, msg_len, "-O orders aggregated flows: add -A FIELDS or -a (sorting a plain listing is "
                                "not supported)");

@@ -42,6 +42,8 @@ typedef struct run {
     bool totals_only;       /* only the totals are computed (-o null, -I): blocks that match whole
                                need just their packets, bytes and proto columns */
     uint64_t mask;          /* columns to decode */
+    uint64_t filter_mask;   /* columns that select the rows (filter, -t window): decoded first, the
+                               rest of mask only for blocks where a row matched; 0 when no filter */
     bool window;            /* a -t window is set */
     store_segment *segs;
     size_t n_segs;

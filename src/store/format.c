@@ -160,7 +160,7 @@ static cf_err parse_directory(store_block_buf *b, uint32_t payload_len)
     return CF_OK;
 }
 
-cf_err store_block_load(int fd, uint64_t off, uint64_t limit, store_block_buf *b, uint64_t *skip_to)
+cf_err store_block_load_header(int fd, uint64_t off, uint64_t limit, store_block_buf *b, uint64_t *skip_to)
 {
     uint8_t fixed[STORE_BLOCK_FIXED_LEN];
     *skip_to = 0;
@@ -197,20 +197,26 @@ cf_err store_block_load(int fd, uint64_t off, uint64_t limit, store_block_buf *b
     if (!complete)
         return CF_ERR_EOF;
     *skip_to = off + hlen + payload;
-    err = block_reserve(b, hlen + payload, n_cols);
-    if (!err && payload > 0)
-        err = read_at(fd, b->data + hlen, payload, off + hlen);
-    if (err)
-        return err;
     b->header_len = hlen;
     b->len = hlen + payload;
     b->n_records = n_rec;
     b->n_columns = n_cols;
     b->index = store_le32(fixed + 16);
-    err = parse_directory(b, payload);
+    return parse_directory(b, payload);
+}
+
+cf_err store_block_load(int fd, uint64_t off, uint64_t limit, store_block_buf *b, uint64_t *skip_to)
+{
+    cf_err err = store_block_load_header(fd, off, limit, b, skip_to);
     if (err)
         return err;
-    for (uint32_t i = 0; i < n_cols; i++)
+    size_t hlen = b->header_len, payload = b->len - b->header_len;
+    err = block_reserve(b, hlen + payload, b->n_columns);
+    if (!err && payload > 0)
+        err = read_at(fd, b->data + hlen, payload, off + hlen);
+    if (err)
+        return err;
+    for (uint32_t i = 0; i < b->n_columns; i++)
         if (store_hash(b->data + b->col_off[i], b->ents[i].stored_len) != b->ents[i].checksum)
             return CF_ERR_CORRUPT;
     return CF_OK;

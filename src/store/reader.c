@@ -23,8 +23,11 @@ struct store_reader {
     bool torn;                  /* stopped at an incomplete block */
     uint64_t pos;               /* offset of the next block */
     uint32_t index;             /* number of the next block */
-    bool have_block;            /* blk holds a verified block */
-    store_block_buf blk;
+    bool have_block;            /* blk holds a verified block header and directory */
+    uint64_t blk_off;           /* offset of the current block in the file */
+    store_block_buf blk;        /* header and directory only: columns are read when decoded */
+    uint8_t *col;               /* stored bytes of the column being decoded */
+    size_t col_cap;
     int col_of[FLOW_FIELD_MAX_ID + 1]; /* directory index of each field, -1 if absent */
     uint64_t decoded;           /* field bits decoded for the current block */
     uint8_t *out[FLOW_FIELD_MAX_ID + 1];
@@ -141,7 +144,7 @@ cf_err store_reader_next(store_reader *r, store_block_info *info)
         return CF_ERR_EOF;
     }
     uint64_t at = r->pos, skip = 0;
-    cf_err err = store_block_load(r->fd, at, limit, &r->blk, &skip);
+    cf_err err = store_block_load_header(r->fd, at, limit, &r->blk, &skip);
     if (err == CF_ERR_EOF && !r->sealed) {
         /* A block not yet (or never) whole is the end for now; a trailer
          * being written is not a torn block. */
@@ -164,6 +167,7 @@ cf_err store_reader_next(store_reader *r, store_block_info *info)
     r->torn = false;
     r->pos = at + r->blk.len;
     r->have_block = true;
+    r->blk_off = at;
     describe_block(r, at, info);
     r->index++;
     return CF_OK;
@@ -185,7 +189,29 @@ static cf_err out_reserve(store_reader *r, unsigned id, size_t len)
     return CF_OK;
 }
 
-/* Decodes field id of the current block into r->out[id] (once per block). */
+/* Reads the stored bytes of column c of the current block into r->col and
+ * checks them against the directory's checksum. */
+static cf_err fetch_column(store_reader *r, int c)
+{
+    const store_col_entry *e = &r->blk.ents[c];
+    size_t len = e->stored_len; /* within the block: checked by store_block_load_header */
+    if (len > r->col_cap || !r->col) {
+        uint8_t *p = realloc(r->col, len ? len : 1);
+        if (!p)
+            return CF_ERR_NOMEM;
+        r->col = p;
+        r->col_cap = len ? len : 1;
+    }
+    if (len > 0) {
+        cf_err err = read_exact(r->fd, r->col, len, r->blk_off + r->blk.col_off[c]);
+        if (err)
+            return err;
+    }
+    return store_hash(r->col, len) == e->checksum ? CF_OK : CF_ERR_CORRUPT;
+}
+
+/* Decodes field id of the current block into r->out[id] (once per block):
+ * reads the column, verifies its checksum, decompresses. */
 static cf_err decode_field(store_reader *r, const flow_field *f, int depth)
 {
     unsigned id = (unsigned)f->id;
@@ -208,12 +234,14 @@ static cf_err decode_field(store_reader *r, const flow_field *f, int depth)
             const flow_field *rf = flow_field_by_id(e->aux);
             if (depth > 0 || !rf)
                 return CF_ERR_CORRUPT; /* references do not chain */
-            err = decode_field(r, rf, depth + 1);
+            err = decode_field(r, rf, depth + 1); /* before r->col is reused for this column */
             if (err)
                 return err;
             ref = (const uint64_t *)(const void *)r->out[rf->id];
         }
-        err = store_col_decode(&r->cx, e, r->blk.data + r->blk.col_off[c], n, ref, r->out[id]);
+        err = fetch_column(r, c);
+        if (!err)
+            err = store_col_decode(&r->cx, e, r->col, n, ref, r->out[id]);
         if (err)
             return err;
     }
@@ -269,6 +297,7 @@ void store_reader_close(store_reader *r)
     for (size_t id = 0; id <= FLOW_FIELD_MAX_ID; id++)
         free(r->out[id]);
     store_block_buf_free(&r->blk);
+    free(r->col);
     store_codec_ctx_free(&r->cx);
     free(r->path);
     free(r);

@@ -217,9 +217,10 @@ void store_trailer_put(uint8_t out[STORE_TRAILER_LEN], const store_trailer *t);
 /* True when p holds a valid trailer. */
 bool store_trailer_get(const uint8_t *p, store_trailer *t);
 
-/* One block read whole into memory, header parsed, checksums verified. */
+/* One block in memory, header parsed: read whole with every checksum verified
+ * (store_block_load), or only its header and directory (store_block_load_header). */
 typedef struct store_block_buf {
-    uint8_t *data;          /* header, directory, payload */
+    uint8_t *data;          /* header, directory, payload (payload: store_block_load only) */
     size_t cap;
     size_t len;             /* bytes of the block in the file */
     size_t header_len;      /* 24 + 48 * n_columns + 8 */
@@ -241,6 +242,16 @@ void store_block_buf_free(store_block_buf *b);
  * checked lengths justify.
  */
 cf_err store_block_load(int fd, uint64_t off, uint64_t limit, store_block_buf *b, uint64_t *skip_to);
+
+/*
+ * As store_block_load(), but reads and verifies only the header and the
+ * directory (every entry validated against the block and the registry): the
+ * column payloads are neither read nor checksummed.  b->data then holds
+ * header_len bytes; a reader fetches column i from the file at
+ * off + b->col_off[i] (b->ents[i].stored_len bytes) and must compare it with
+ * b->ents[i].checksum before using it.  Returns as store_block_load().
+ */
+cf_err store_block_load_header(int fd, uint64_t off, uint64_t limit, store_block_buf *b, uint64_t *skip_to);
 
 /* The offset of the first block header at or after from (before limit)
  * whose header checksum is valid, or limit when there is none. */

@@ -170,16 +170,19 @@ typedef struct store_block_info {
 /* Opens a segment for reading.  CF_ERR_IO, CF_ERR_VERSION or CF_ERR_CORRUPT
  * (bad header) with nothing allocated.  Single-threaded per reader; many
  * readers may read one file at once, also while it is written.  A reader
- * holds the whole current block in memory (at most a few MB; every length is
- * checked against the file size and the format's limits first). */
+ * holds the header and directory of the current block, and reads a column's
+ * stored bytes only when that column is decoded (every length is checked
+ * against the file size and the format's limits first). */
 cf_err store_reader_open(const char *path, store_reader **out);
 
 /*
- * Advances to the next block and describes it in *info.  Returns CF_OK;
+ * Advances to the next block and describes it in *info.  Verifies the block's
+ * header checksum and its column directory, not the column payloads (each is
+ * verified when decoded, see store_reader_columns).  Returns CF_OK;
  * CF_ERR_EOF after the last whole block (a torn tail of an unclosed segment is
- * treated as the end: store_reader_torn() tells); CF_ERR_CORRUPT when a
- * block fails its checks: the reader then has skipped to the next block that
- * can be found, so the caller may report it and call again.
+ * treated as the end: store_reader_torn() tells); CF_ERR_CORRUPT when the
+ * header or directory fails its checks: the reader then has skipped to the
+ * next block that can be found, so the caller may report it and call again.
  */
 cf_err store_reader_next(store_reader *r, store_block_info *info);
 
@@ -194,8 +197,11 @@ bool store_reader_torn(const store_reader *r);
  * field's width (native byte order; addresses 16 bytes each) for every id in
  * the mask; the arrays belong to the reader and stay valid until the next
  * store_reader_next() or store_reader_close().  A field the block does not
- * have (older segment) reads as zeros.  CF_ERR_CORRUPT when a column does
- * not decompress (checksums were verified by store_reader_next),
+ * have (older segment) reads as zeros.  Each column is read from the
+ * file and its checksum verified the first time it is decoded for the block:
+ * CF_ERR_CORRUPT when a column fails its checksum or does not decompress
+ * (the caller reports the block; the next block can still be read), CF_ERR_IO
+ * when it cannot be read,
  * CF_ERR_VERSION for a column encoding this reader does not know,
  * CF_ERR_USAGE when there is no current block, CF_ERR_NOMEM; cols is left
  * untouched on failure.  Bits of ids not in the registry are ignored.

@@ -71,6 +71,26 @@ static void test_values_and_errors(void **state)
     assert_non_null(strstr(err, "nosuchkey"));
 }
 
+static void test_user_and_log_keys(void **state)
+{
+    (void)state;
+    collect_config c;
+    char err[256];
+    collect_config_default(&c);
+    assert_string_equal(c.user, "");
+    assert_string_equal(c.log_to, "stderr");
+    assert_int_equal(collect_config_set(&c, "log", "syslog", COLLECT_ORIGIN_FILE, err, sizeof(err)), CF_OK);
+    assert_string_equal(c.log_to, "syslog");
+    assert_int_equal(collect_config_set(&c, "log", "file", COLLECT_ORIGIN_FILE, err, sizeof(err)), CF_ERR_USAGE);
+    assert_non_null(strstr(err, "'log'"));
+    assert_string_equal(c.log_to, "syslog");
+    assert_int_equal(collect_config_set(&c, "user", "nobody", COLLECT_ORIGIN_FILE, err, sizeof(err)), CF_OK);
+    assert_string_equal(c.user, "nobody");
+    assert_int_equal(collect_config_set(&c, "user", "bad/name", COLLECT_ORIGIN_FILE, err, sizeof(err)), CF_ERR_USAGE);
+    assert_non_null(strstr(err, "'user'"));
+    assert_string_equal(c.user, "nobody");
+}
+
 static void test_listen_origins_replace(void **state)
 {
     (void)state;
@@ -196,6 +216,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_values_and_errors),
+        cmocka_unit_test(test_user_and_log_keys),
         cmocka_unit_test(test_listen_origins_replace),
         cmocka_unit_test(test_file_ok_and_line_errors),
         cmocka_unit_test(test_cli_bad_options_exit_2),

@@ -74,8 +74,11 @@ static void write_bytes(const char *path, const uint8_t *p, size_t len)
 }
 
 /* Writes the segment with byte at off xor'ed and reads it block by block:
- * expects OK, CORRUPT, OK with blocks 0 and 2 intact. */
-static void expect_middle_block_corrupt(fixture *fx, uint64_t off)
+ * expects blocks 0 and 2 intact and block 1 corrupt: refused by
+ * store_reader_next() when the byte is in its header or directory
+ * (in_payload false), else by the decoding of its columns (a payload byte is
+ * verified only when its column is decoded, never used unchecked). */
+static void expect_middle_block_corrupt(fixture *fx, uint64_t off, bool in_payload)
 {
     uint8_t *copy = malloc(fx->len);
     memcpy(copy, fx->bytes, fx->len);
@@ -88,7 +91,13 @@ static void expect_middle_block_corrupt(fixture *fx, uint64_t off)
     assert_int_equal(store_reader_next(rd, &info), CF_OK);
     assert_int_equal(store_reader_records(rd, out), CF_OK);
     assert_memory_equal(out, fx->recs, sizeof(out));
-    assert_int_equal(store_reader_next(rd, &info), CF_ERR_CORRUPT);
+    if (in_payload) {
+        assert_int_equal(store_reader_next(rd, &info), CF_OK);
+        assert_int_equal(store_reader_records(rd, out), CF_ERR_CORRUPT);
+        assert_int_equal(store_reader_records(rd, out), CF_ERR_CORRUPT); /* not remembered as decoded */
+    } else {
+        assert_int_equal(store_reader_next(rd, &info), CF_ERR_CORRUPT);
+    }
     assert_int_equal(info.offset, fx->block_off[1]);
     assert_int_equal(info.index, 1);
     assert_int_equal(store_reader_next(rd, &info), CF_OK);
@@ -103,19 +112,64 @@ static void expect_middle_block_corrupt(fixture *fx, uint64_t off)
 static void test_flipped_payload_byte_fails_only_its_block(void **state)
 {
     fixture *fx = *state;
-    expect_middle_block_corrupt(fx, fx->block_off[2] - 5); /* the last column bytes of block 1 */
+    expect_middle_block_corrupt(fx, fx->block_off[2] - 5, true); /* the last column bytes of block 1 */
 }
 
 static void test_flipped_header_byte_fails_only_its_block(void **state)
 {
     fixture *fx = *state;
-    expect_middle_block_corrupt(fx, fx->block_off[1] + 9); /* n_columns: the reader must scan */
+    expect_middle_block_corrupt(fx, fx->block_off[1] + 9, false); /* n_columns: the reader must scan */
 }
 
 static void test_flipped_directory_byte_fails_only_its_block(void **state)
 {
     fixture *fx = *state;
-    expect_middle_block_corrupt(fx, fx->block_off[1] + STORE_BLOCK_FIXED_LEN + 3 * STORE_DIR_ENTRY_LEN + 17);
+    expect_middle_block_corrupt(fx, fx->block_off[1] + STORE_BLOCK_FIXED_LEN + 3 * STORE_DIR_ENTRY_LEN + 17,
+                                false);
+}
+
+/* A flipped byte in one column fails that column only, when it is decoded:
+ * the other columns of the block still decode. */
+static void test_flipped_column_byte_fails_that_column(void **state)
+{
+    fixture *fx = *state;
+    const uint8_t *blk = fx->bytes + fx->block_off[1];
+    uint32_t n_cols = store_le32(blk + 8);
+    size_t off = STORE_BLOCK_FIXED_LEN + (size_t)n_cols * STORE_DIR_ENTRY_LEN + 8;
+    store_col_entry e = {0};
+    bool found = false;
+    for (uint32_t i = 0; i < n_cols && !found; i++) {
+        store_col_entry_get(blk + STORE_BLOCK_FIXED_LEN + (size_t)i * STORE_DIR_ENTRY_LEN, &e);
+        if (e.field_id == FLOW_FIELD_BYTES && e.stored_len > 0)
+            found = true;
+        else
+            off += e.stored_len;
+    }
+    assert_true(found);
+    uint8_t *copy = malloc(fx->len);
+    memcpy(copy, fx->bytes, fx->len);
+    copy[fx->block_off[1] + off + e.stored_len / 2] ^= 0x01;
+    write_bytes(fx->path, copy, fx->len);
+    store_reader *rd;
+    assert_int_equal(store_reader_open(fx->path, &rd), CF_OK);
+    store_block_info info;
+    const void *cols[FLOW_FIELD_MAX_ID + 1] = {0};
+    assert_int_equal(store_reader_next(rd, &info), CF_OK);
+    assert_int_equal(store_reader_columns(rd, STORE_FIELD_BIT(FLOW_FIELD_BYTES), cols), CF_OK);
+    assert_int_equal(store_reader_next(rd, &info), CF_OK);
+    assert_int_equal(info.index, 1);
+    assert_int_equal(store_reader_columns(rd, STORE_FIELD_BIT(FLOW_FIELD_SRC_PORT), cols), CF_OK);
+    const uint16_t *sp = cols[FLOW_FIELD_SRC_PORT];
+    for (size_t k = 0; k < N_PER_BLOCK; k++)
+        assert_int_equal(sp[k], fx->recs[N_PER_BLOCK + k].src_port);
+    cols[FLOW_FIELD_BYTES] = NULL;
+    assert_int_equal(store_reader_columns(rd, STORE_FIELD_BIT(FLOW_FIELD_BYTES), cols), CF_ERR_CORRUPT);
+    assert_null(cols[FLOW_FIELD_BYTES]);
+    assert_int_equal(store_reader_next(rd, &info), CF_OK);
+    assert_int_equal(store_reader_columns(rd, STORE_FIELD_BIT(FLOW_FIELD_BYTES), cols), CF_OK);
+    assert_int_equal(store_reader_next(rd, &info), CF_ERR_EOF);
+    store_reader_close(rd);
+    free(copy);
 }
 
 static void test_bad_file_headers_are_refused(void **state)
@@ -190,6 +244,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_flipped_payload_byte_fails_only_its_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flipped_header_byte_fails_only_its_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flipped_directory_byte_fails_only_its_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flipped_column_byte_fails_that_column, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_file_headers_are_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_truncation_is_safe, setup, teardown),
     };
