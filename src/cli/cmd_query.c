@@ -273,7 +273,7 @@ int cmd_query(int argc, char **argv)
     cf_err err = query_run(&st.o, stdout, stderr, &res);
     if (err == CF_OK)
         rc = CF_EXIT_OK;
-    else if (err == CF_ERR_USAGE)
+    else if (err == CF_ERR_USAGE || err == CF_ERR_NOT_FOUND) /* bad option, filter or input path */
         rc = CF_EXIT_USAGE;
     else {
         if (err != CF_ERR_CORRUPT && err != CF_ERR_FULL && err != CF_ERR_NOT_FOUND)

@@ -700,6 +700,11 @@ static void test_bad_usage_exits_2(void **state)
     assert_int_equal(qt_query("-o line", &out, &err), 2); /* no input */
     free(out);
     free(err);
+    out = err = NULL;
+    assert_int_equal(qt_query("-R /nonexistent/cloudflow-data", &out, &err), 2); /* input that is not there */
+    assert_non_null(strstr(err, "/nonexistent/cloudflow-data: no such file or directory"));
+    free(out);
+    free(err);
     int rc;
     out = query(dir, "'proto tcp and and'", &rc, &err);
     assert_int_equal(rc, 2);
