@@ -415,7 +415,40 @@ static int drop_privileges(const collect_config *cfg)
     return 0;
 }
 
-static int run_collector(const collect_config *cfg, const collect_args *a)
+/* The sampling-default and sampling-override rules of cfg, parsed (the
+ * configuration checked their syntax).  Returns a malloc'ed array, NULL when
+ * there are none; free with free_sampling_rules(). */
+static collect_sampling_rule *sampling_rules(const collect_config *cfg, size_t *n_out)
+{
+    const collect_list *lists[2] = {&cfg->sampling_default, &cfg->sampling_override};
+    size_t n = lists[0]->n + lists[1]->n, k = 0;
+    *n_out = 0;
+    if (n == 0)
+        return NULL;
+    collect_sampling_rule *rules = calloc(n, sizeof(*rules));
+    if (!rules)
+        return NULL;
+    for (int l = 0; l < 2; l++)
+        for (size_t i = 0; i < lists[l]->n; i++) {
+            collect_sampling_rule *r = &rules[k];
+            if (collect_sampling_rule_parse(lists[l]->v[i], &r->prefix, &r->rate) != CF_OK)
+                continue;
+            r->override = l == 1;
+            k++;
+        }
+    *n_out = k;
+    return rules;
+}
+
+static void free_sampling_rules(collect_sampling_rule *rules, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(rules[i].prefix);
+    free(rules);
+}
+
+static int run_collector(const collect_config *cfg, const collect_args *a, const collect_sampling_rule *rules,
+                         size_t n_rules)
 {
     char err[1200];
     collect_pipeline_options po;
@@ -432,6 +465,8 @@ static int run_collector(const collect_config *cfg, const collect_args *a)
     po.decode.max_fields = (uint32_t)cfg->max_template_fields;
     po.decode.pending_max_bytes = (uint32_t)cfg->template_pending_bytes;
     po.decode.pending_max_ms = (uint32_t)cfg->template_pending_ms;
+    po.sampling_rules = rules;
+    po.n_sampling_rules = n_rules;
 
     /* signals are taken by sigwait() in this thread only: block them first,
      * so every thread started below inherits the mask */
@@ -511,7 +546,10 @@ int cmd_collect(int argc, char **argv)
         cf_log_set_level(cfg->log_level);
         if (strcmp(cfg->log_to, "syslog") == 0)
             cf_log_use_syslog("cloudflow");
-        rc = run_collector(cfg, &a);
+        size_t n_rules = 0;
+        collect_sampling_rule *rules = sampling_rules(cfg, &n_rules);
+        rc = run_collector(cfg, &a, rules, n_rules);
+        free_sampling_rules(rules, n_rules);
     }
     free(cfg);
     return rc;

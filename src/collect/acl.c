@@ -2,6 +2,7 @@
 #include "collect/acl.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,4 +102,42 @@ bool collect_acl_allows(const collect_acl *acl, const uint8_t addr[16])
         if (in_prefix(&acl->e[i], addr))
             return true;
     return false;
+}
+
+cf_err collect_sampling_rule_parse(const char *text, collect_acl **prefix, uint32_t *rate)
+{
+    const char *eq = strchr(text, '=');
+    const char *num = eq ? eq + 1 : text;
+    char *end;
+    errno = 0;
+    unsigned long v = strtoul(num, &end, 10);
+    if (errno || end == num || *end || v < 1 || v > (1ul << 24) || num[0] == '-')
+        return CF_ERR_USAGE;
+    collect_acl *acl = NULL;
+    if (eq) {
+        char addr[64];
+        size_t len = (size_t)(eq - text);
+        if (len == 0 || len >= sizeof(addr))
+            return CF_ERR_USAGE;
+        memcpy(addr, text, len);
+        addr[len] = '\0';
+        const char *entries[] = {addr};
+        char err[128];
+        if (collect_acl_parse(entries, 1, &acl, err, sizeof(err)) != CF_OK)
+            return CF_ERR_USAGE;
+    }
+    *prefix = acl;
+    *rate = (uint32_t)v;
+    return CF_OK;
+}
+
+void collect_sampling_rules_match(const collect_sampling_rule *rules, size_t n, const uint8_t addr[16],
+                                  uint32_t *dflt, uint32_t *override)
+{
+    *dflt = *override = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t *slot = rules[i].override ? override : dflt;
+        if (!*slot && (!rules[i].prefix || collect_acl_allows(rules[i].prefix, addr)))
+            *slot = rules[i].rate;
+    }
 }

@@ -48,4 +48,24 @@ cf_err collect_acl_check(const char *entry);
  * list allows everything. */
 bool collect_acl_allows(const collect_acl *acl, const uint8_t addr[16]);
 
+/*
+ * A per-exporter sampling rule ("N" for every exporter, or "ADDR[/LEN]=N"),
+ * as the keys sampling-default and sampling-override take it.  Parses text
+ * into *prefix (one-entry list; NULL for "every exporter"; free() it) and
+ * *rate (1 .. 2^24).  CF_ERR_USAGE for a bad rule; outputs untouched then.
+ */
+cf_err collect_sampling_rule_parse(const char *text, collect_acl **prefix, uint32_t *rate);
+
+/* A parsed sampling rule, as the pipeline applies it to new exporters. */
+typedef struct collect_sampling_rule {
+    collect_acl *prefix; /* exporters it applies to; NULL: every exporter */
+    uint32_t rate;       /* sampling interval */
+    bool override;       /* 1: sampling-override, 0: sampling-default */
+} collect_sampling_rule;
+
+/* Sets *dflt and *override to the rates of the first default rule and the
+ * first override rule of rules[0..n-1] that apply to addr (0 when none). */
+void collect_sampling_rules_match(const collect_sampling_rule *rules, size_t n, const uint8_t addr[16],
+                                  uint32_t *dflt, uint32_t *override);
+
 #endif

@@ -52,6 +52,10 @@ const collect_option collect_options[] = {
         "receive IPFIX over TCP on this address (repeatable; port 4739 when omitted)"),
     OPT("allow", COLLECT_T_LIST, allow, "", 0, 0, "ADDR[/LEN]",
         "accept export packets only from these exporters (repeatable); others are counted as refused"),
+    OPT("sampling-default", COLLECT_T_LIST, sampling_default, "", 0, 0, "[ADDR[/LEN]=]N",
+        "sampling interval for exporters that announce none (repeatable; first match wins)"),
+    OPT("sampling-override", COLLECT_T_LIST, sampling_override, "", 0, 0, "[ADDR[/LEN]=]N",
+        "sampling interval applied whatever the exporter announces (repeatable; first match wins)"),
     OPT("user", COLLECT_T_NAME, user, "", 0, 0, "NAME",
         "run as this user once the sockets are bound and the data directory is open (root only)"),
     OPT("log", COLLECT_T_NAME, log_to, "stderr", 0, 0, "stderr|syslog", "where log lines go"),
@@ -177,7 +181,12 @@ static cf_err set_list(collect_config *c, const collect_option *o, const char *v
         ok = collect_forward_parse(value, &ss, &len) == CF_OK;
     else if (ok && strcmp(o->key, "tcp-listen") == 0)
         ok = collect_addr_parse(value, 4739, &ss, &len) == CF_OK;
-    else if (ok)
+    else if (ok && strncmp(o->key, "sampling-", 9) == 0) {
+        collect_acl *prefix = NULL;
+        uint32_t rate;
+        ok = collect_sampling_rule_parse(value, &prefix, &rate) == CF_OK;
+        free(prefix);
+    } else if (ok)
         ok = collect_acl_check(value) == CF_OK;
     if (!ok) {
         snprintf(errbuf, errlen, "key '%s': '%s' is not a valid %s", o->key, value, o->arg);
@@ -397,9 +406,10 @@ void collect_config_dump(const collect_config *c, FILE *out)
     if (c->user[0])
         fprintf(out, "user = %s\n", c->user);
     fprintf(out, "log = %s\n", c->log_to);
-    const collect_list *lists[] = {&c->forward, &c->tcp_listen, &c->allow};
-    const char *const names[] = {"forward", "tcp-listen", "allow"};
-    for (size_t k = 0; k < 3; k++)
+    const collect_list *lists[] = {&c->forward, &c->tcp_listen, &c->allow, &c->sampling_default,
+                                   &c->sampling_override};
+    const char *const names[] = {"forward", "tcp-listen", "allow", "sampling-default", "sampling-override"};
+    for (size_t k = 0; k < 5; k++)
         for (size_t i = 0; i < lists[k]->n; i++)
             fprintf(out, "%s = %s\n", names[k], lists[k]->v[i]);
 }

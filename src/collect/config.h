@@ -73,6 +73,8 @@ typedef struct collect_config {
     collect_list forward;             /* forward targets HOST/PORT */
     collect_list tcp_listen;          /* IPFIX-over-TCP listen addresses */
     collect_list allow;               /* exporter allow-list (empty: everyone) */
+    collect_list sampling_default;    /* "N" or "ADDR[/LEN]=N": rate when none is announced */
+    collect_list sampling_override;   /* "N" or "ADDR[/LEN]=N": rate whatever is announced */
     char user[COLLECT_NAME_LEN];      /* run as this user once sockets and data dir are open ("": stay) */
     char log_to[COLLECT_NAME_LEN];    /* "stderr" or "syslog" */
 } collect_config;

@@ -548,7 +548,10 @@ static pipe_exporter *find_exporter(collect_pipeline *p, const uint8_t addr[16],
     if (!e)
         return NULL;
     decode_exporter_init(&e->dx, addr, port);
-    decode_exporter_set_config(&e->dx, &p->opt.decode);
+    decode_config dc = p->opt.decode;
+    collect_sampling_rules_match(p->opt.sampling_rules, p->opt.n_sampling_rules, addr, &dc.sampling_default,
+                                 &dc.sampling_override);
+    decode_exporter_set_config(&e->dx, &dc);
     e->source = 0;
     e->pipe = p;
     if (p->ctr)

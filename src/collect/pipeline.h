@@ -49,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "collect/acl.h"
 #include "collect/stats.h"
 #include "core/error.h"
 #include "store/store.h"
@@ -69,6 +70,10 @@ typedef struct collect_pipeline_options {
     decode_config decode;       /* v9/IPFIX template cache limits of every exporter (0: defaults) */
     int persist_templates;      /* 1 (default): keep DATADIR/.templates/ (collect/tplstore.h) */
     int store_counters;         /* 1 (default): sFlow interface counters to the counter store */
+    const collect_sampling_rule *sampling_rules; /* per-exporter sampling default/override,
+                                 * resolved when an exporter is first seen (the array must
+                                 * outlive the pipeline) */
+    size_t n_sampling_rules;
     uint64_t retention_age_ms;  /* the writer removes segments older than this (0: keep) */
     uint64_t retention_bytes;   /* ... and the oldest while a source is larger (0: no limit);
                                  * checked every minute, see store_retention_apply() */

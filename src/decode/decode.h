@@ -93,6 +93,9 @@ typedef struct decode_config {
     uint32_t max_samplers;      /* sampler / selector entries per exporter (256) */
     uint32_t pending_max_bytes; /* data sets kept while their template is unknown (65536) */
     uint32_t pending_max_ms;    /* how long such a data set is kept, ms (600000) */
+    uint32_t sampling_default;  /* rate for records whose exporter announced none (0: none:
+                                 * rate 1, FLOW_F_SAMPLING_UNKNOWN, counted) */
+    uint32_t sampling_override; /* rate applied to every record, whatever was announced (0: off) */
 } decode_config;
 
 #define DECODE_DEFAULT_MAX_TEMPLATES 512u

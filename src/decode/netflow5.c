@@ -24,7 +24,7 @@ typedef struct v5_header {
     uint32_t sequence;
     uint8_t engine_type;
     uint8_t engine_id;
-    uint16_t sampling; /* interval applied to the counters, >= 1 */
+    uint32_t sampling; /* interval applied to the counters, >= 1 */
     uint64_t export_ms;
 } v5_header;
 
@@ -64,6 +64,12 @@ static cf_err v5_parse_header(decode_exporter *ex, const uint8_t *buf, size_t le
     }
     uint16_t interval = sampling & V5_SAMPLING_INTERVAL_MASK;
     h->sampling = interval > 1 ? interval : 1;
+    /* configured per exporter: an override always; a default when the
+     * header announces nothing (the whole sampling field is 0) */
+    if (ex->cfg.sampling_override)
+        h->sampling = ex->cfg.sampling_override;
+    else if (sampling == 0 && ex->cfg.sampling_default)
+        h->sampling = ex->cfg.sampling_default;
     h->export_ms = (uint64_t)h->unix_secs * 1000u + h->unix_nsecs / 1000000u;
     *out = hdr;
     return CF_OK;

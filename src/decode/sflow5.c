@@ -349,7 +349,11 @@ static void sf_build_record(const sf_pass *p, const sf_flow *f, flow_record *rec
 {
     memset(rec, 0, sizeof(*rec));
     const decode_pkthdr *h = &f->hdr;
-    uint32_t rate = f->rate ? f->rate : 1;
+    const decode_config *cfg = &p->ex->cfg;
+    uint32_t rate = cfg->sampling_override ? cfg->sampling_override
+                    : f->rate               ? f->rate
+                    : cfg->sampling_default ? cfg->sampling_default
+                                            : 1;
     uint32_t frame_len = f->have_hdr ? f->hdr_frame_len
                          : f->sip.have ? f->sip.length
                          : f->eth_len;
@@ -360,7 +364,7 @@ static void sf_build_record(const sf_pass *p, const sf_flow *f, flow_record *rec
     rec->flags = FLOW_F_SFLOW;
     if (rate > 1)
         rec->flags |= FLOW_F_SAMPLED;
-    if (f->rate == 0)
+    if (f->rate == 0 && !cfg->sampling_override && !cfg->sampling_default)
         rec->flags |= FLOW_F_SAMPLING_UNKNOWN;
     rec->in_if = f->in_if;
     rec->out_if = f->out_if;

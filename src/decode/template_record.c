@@ -622,9 +622,13 @@ static void build_flow(const tpl_out *out, const tpl_msg_info *m, const rec_scra
     uint64_t packets = first_of(s, pkts, sizeof(pkts), &found);
     uint64_t octets = first_of(s, bytes, sizeof(bytes), &found);
     set_times(out, m, s, rec);
-    uint32_t rate = record_rate(s);
+    uint32_t rate = ex->cfg.sampling_override;
+    if (!rate)
+        rate = record_rate(s);
     if (!rate)
         rate = tpl_sampler_rate(ex, m->proto, m->domain, s->seen[A_SAMPLER_ID], s->u[A_SAMPLER_ID]);
+    if (!rate)
+        rate = ex->cfg.sampling_default;
     if (!rate) {
         rec->flags |= FLOW_F_SAMPLING_UNKNOWN;
         decode_stat_add(&ex->tpl_stats.sampling_unknown, 1);
