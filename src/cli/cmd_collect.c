@@ -92,6 +92,23 @@ static int add_value(collect_args *a, const char *key, const char *value)
     return 0;
 }
 
+/* nfcapd's "-n ident,IP[,flowdir]" as the source key's "ident=IP", in place
+ * (cloudflow keeps every source under DATADIR/ident: flowdir is ignored). */
+static const char *nfcapd_source(char *arg)
+{
+    char *comma = strchr(arg, ',');
+    if (comma) {
+        *comma = '=';
+        char *dir = strchr(comma + 1, ',');
+        if (dir) {
+            *dir = '\0';
+            CF_INFO("-n: source '%s' is stored under the data directory; the flow directory '%s' is ignored",
+                    arg, dir + 1);
+        }
+    }
+    return arg;
+}
+
 /* Parses argv into *a.  Returns -1 (exit 0: help printed), 0 ok, 2 usage error. */
 static int parse_args(int argc, char **argv, collect_args *a)
 {
@@ -107,7 +124,7 @@ static int parse_args(int argc, char **argv, collect_args *a)
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":p:b:w:B:t:R:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":p:b:w:B:t:R:n:h", longopts, NULL)) != -1) {
         int rc = 0;
         switch (c) {
         case OPT_CONFIG: a->config_file = optarg; break;
@@ -121,6 +138,7 @@ static int parse_args(int argc, char **argv, collect_args *a)
         case 'B': rc = add_value(a, "rcvbuf", optarg); break;
         case 't': rc = add_value(a, "rotate", optarg); break;
         case 'R': rc = add_value(a, "forward", optarg); break;
+        case 'n': rc = add_value(a, "source", nfcapd_source(optarg)); break;
         case ':':
             fprintf(stderr, "cloudflow collect: option '%s' needs a value\n", argv[optind - 1]);
             return CF_EXIT_USAGE;
@@ -440,6 +458,30 @@ static collect_sampling_rule *sampling_rules(const collect_config *cfg, size_t *
     return rules;
 }
 
+/* The source rules of cfg, parsed; NULL when there are none. */
+static collect_source_rule *source_rules(const collect_config *cfg, size_t *n_out)
+{
+    *n_out = 0;
+    if (cfg->source.n == 0)
+        return NULL;
+    collect_source_rule *rules = calloc(cfg->source.n, sizeof(*rules));
+    if (!rules)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < cfg->source.n; i++)
+        if (collect_source_rule_parse(cfg->source.v[i], &rules[k]) == CF_OK)
+            k++;
+    *n_out = k;
+    return rules;
+}
+
+static void free_source_rules(collect_source_rule *rules, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(rules[i].prefix);
+    free(rules);
+}
+
 static void free_sampling_rules(collect_sampling_rule *rules, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -447,8 +489,8 @@ static void free_sampling_rules(collect_sampling_rule *rules, size_t n)
     free(rules);
 }
 
-static int run_collector(const collect_config *cfg, const collect_args *a, const collect_sampling_rule *rules,
-                         size_t n_rules)
+/* rules: the sampling and source rules (other members unused). */
+static int run_collector(const collect_config *cfg, const collect_args *a, const collect_pipeline_options *rules)
 {
     char err[1200];
     collect_pipeline_options po;
@@ -465,8 +507,10 @@ static int run_collector(const collect_config *cfg, const collect_args *a, const
     po.decode.max_fields = (uint32_t)cfg->max_template_fields;
     po.decode.pending_max_bytes = (uint32_t)cfg->template_pending_bytes;
     po.decode.pending_max_ms = (uint32_t)cfg->template_pending_ms;
-    po.sampling_rules = rules;
-    po.n_sampling_rules = n_rules;
+    po.sampling_rules = rules->sampling_rules;
+    po.n_sampling_rules = rules->n_sampling_rules;
+    po.source_rules = rules->source_rules;
+    po.n_source_rules = rules->n_source_rules;
 
     /* signals are taken by sigwait() in this thread only: block them first,
      * so every thread started below inherits the mask */
@@ -546,10 +590,15 @@ int cmd_collect(int argc, char **argv)
         cf_log_set_level(cfg->log_level);
         if (strcmp(cfg->log_to, "syslog") == 0)
             cf_log_use_syslog("cloudflow");
-        size_t n_rules = 0;
-        collect_sampling_rule *rules = sampling_rules(cfg, &n_rules);
-        rc = run_collector(cfg, &a, rules, n_rules);
-        free_sampling_rules(rules, n_rules);
+        collect_pipeline_options rules;
+        memset(&rules, 0, sizeof(rules));
+        collect_sampling_rule *sr = sampling_rules(cfg, &rules.n_sampling_rules);
+        collect_source_rule *src = source_rules(cfg, &rules.n_source_rules);
+        rules.sampling_rules = sr;
+        rules.source_rules = src;
+        rc = run_collector(cfg, &a, &rules);
+        free_sampling_rules(sr, rules.n_sampling_rules);
+        free_source_rules(src, rules.n_source_rules);
     }
     free(cfg);
     return rc;

@@ -141,3 +141,23 @@ void collect_sampling_rules_match(const collect_sampling_rule *rules, size_t n, 
             *slot = rules[i].rate;
     }
 }
+
+cf_err collect_source_rule_parse(const char *text, collect_source_rule *out)
+{
+    const char *eq = strchr(text, '=');
+    if (!eq || eq == text || eq - text > 32)
+        return CF_ERR_USAGE;
+    for (const char *c = text; c < eq; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' ||
+              *c == '-' || (*c == '.' && c != text)))
+            return CF_ERR_USAGE;
+    const char *entries[] = {eq + 1};
+    char err[128];
+    collect_acl *prefix;
+    if (collect_acl_parse(entries, 1, &prefix, err, sizeof(err)) != CF_OK)
+        return CF_ERR_USAGE;
+    memcpy(out->name, text, (size_t)(eq - text));
+    out->name[eq - text] = '\0';
+    out->prefix = prefix;
+    return CF_OK;
+}

@@ -68,4 +68,14 @@ typedef struct collect_sampling_rule {
 void collect_sampling_rules_match(const collect_sampling_rule *rules, size_t n, const uint8_t addr[16],
                                   uint32_t *dflt, uint32_t *override);
 
+/* A source rule: exporters in prefix store under DATADIR/<name> (nfcapd -n). */
+typedef struct collect_source_rule {
+    char name[40];       /* [A-Za-z0-9_.-], 1..32 characters */
+    collect_acl *prefix; /* the exporters it takes */
+} collect_source_rule;
+
+/* Parses "NAME=ADDR[/LEN]" into *out (free out->prefix).  CF_ERR_USAGE for a
+ * bad name or prefix; *out untouched then. */
+cf_err collect_source_rule_parse(const char *text, collect_source_rule *out);
+
 #endif

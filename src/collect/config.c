@@ -52,6 +52,8 @@ const collect_option collect_options[] = {
         "receive IPFIX over TCP on this address (repeatable; port 4739 when omitted)"),
     OPT("allow", COLLECT_T_LIST, allow, "", 0, 0, "ADDR[/LEN]",
         "accept export packets only from these exporters (repeatable); others are counted as refused"),
+    OPT("source", COLLECT_T_LIST, source, "", 0, 0, "NAME=ADDR[/LEN]",
+        "store these exporters under DATADIR/NAME instead of DATADIR/default (repeatable; nfcapd -n)"),
     OPT("sampling-default", COLLECT_T_LIST, sampling_default, "", 0, 0, "[ADDR[/LEN]=]N",
         "sampling interval for exporters that announce none (repeatable; first match wins)"),
     OPT("sampling-override", COLLECT_T_LIST, sampling_override, "", 0, 0, "[ADDR[/LEN]=]N",
@@ -181,7 +183,12 @@ static cf_err set_list(collect_config *c, const collect_option *o, const char *v
         ok = collect_forward_parse(value, &ss, &len) == CF_OK;
     else if (ok && strcmp(o->key, "tcp-listen") == 0)
         ok = collect_addr_parse(value, 4739, &ss, &len) == CF_OK;
-    else if (ok && strncmp(o->key, "sampling-", 9) == 0) {
+    else if (ok && strcmp(o->key, "source") == 0) {
+        collect_source_rule rule;
+        ok = collect_source_rule_parse(value, &rule) == CF_OK;
+        if (ok)
+            free(rule.prefix);
+    } else if (ok && strncmp(o->key, "sampling-", 9) == 0) {
         collect_acl *prefix = NULL;
         uint32_t rate;
         ok = collect_sampling_rule_parse(value, &prefix, &rate) == CF_OK;
@@ -407,9 +414,9 @@ void collect_config_dump(const collect_config *c, FILE *out)
         fprintf(out, "user = %s\n", c->user);
     fprintf(out, "log = %s\n", c->log_to);
     const collect_list *lists[] = {&c->forward, &c->tcp_listen, &c->allow, &c->sampling_default,
-                                   &c->sampling_override};
-    const char *const names[] = {"forward", "tcp-listen", "allow", "sampling-default", "sampling-override"};
-    for (size_t k = 0; k < 5; k++)
+                                   &c->sampling_override, &c->source};
+    const char *const names[] = {"forward", "tcp-listen", "allow", "sampling-default", "sampling-override", "source"};
+    for (size_t k = 0; k < 6; k++)
         for (size_t i = 0; i < lists[k]->n; i++)
             fprintf(out, "%s = %s\n", names[k], lists[k]->v[i]);
 }

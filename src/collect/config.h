@@ -75,6 +75,7 @@ typedef struct collect_config {
     collect_list allow;               /* exporter allow-list (empty: everyone) */
     collect_list sampling_default;    /* "N" or "ADDR[/LEN]=N": rate when none is announced */
     collect_list sampling_override;   /* "N" or "ADDR[/LEN]=N": rate whatever is announced */
+    collect_list source;              /* "NAME=ADDR[/LEN]": exporters stored under DATADIR/NAME */
     char user[COLLECT_NAME_LEN];      /* run as this user once sockets and data dir are open ("": stay) */
     char log_to[COLLECT_NAME_LEN];    /* "stderr" or "syslog" */
 } collect_config;

@@ -22,9 +22,7 @@
 #define PIPE_MAX_EXPORTERS 1000000u
 #define PIPE_MAX_QUEUE 1000000u
 #define PIPE_MAX_BATCH 65536u
-#define PIPE_N_SOURCES 1         /* sources in use; exporters map to source 0 */
-
-static const char *const pipe_source_names[PIPE_N_SOURCES] = {"default"};
+#define PIPE_MAX_SOURCES 32      /* "default" and the names of the source rules */
 
 /* A batch of records of one source, handed from producer to writer. */
 typedef struct pipe_batch {
@@ -59,6 +57,8 @@ typedef struct pipe_counters {
 } pipe_counters;
 
 struct collect_pipeline {
+    const char *source_names[PIPE_MAX_SOURCES]; /* [0] "default", then the rules' names */
+    int n_sources;
     uint64_t recv_ms;         /* receive time of the packet being decoded (producer) */
     _Atomic uint64_t retention_segments; /* removed by retention (writer thread) */
     _Atomic uint64_t retention_bytes;
@@ -99,7 +99,7 @@ struct collect_pipeline {
     uint64_t tpl_sweep_mono; /* producer: last sweep for unsaved template changes */
 
     /* writer thread */
-    store_writer *stores[PIPE_N_SOURCES];
+    store_writer *stores[PIPE_MAX_SOURCES];
     pthread_t writer;
     int writer_started;
     cf_err close_err;          /* first error of store_writer_close */
@@ -176,18 +176,18 @@ static void writer_retention(collect_pipeline *p)
 {
     if (!p->opt.retention_age_ms && !p->opt.retention_bytes)
         return;
-    for (int i = 0; i < PIPE_N_SOURCES; i++) {
+    for (int i = 0; i < p->n_sources; i++) {
         char dir[4200];
-        snprintf(dir, sizeof(dir), "%s/%s", p->data_dir, pipe_source_names[i]);
+        snprintf(dir, sizeof(dir), "%s/%s", p->data_dir, p->source_names[i]);
         store_retention_stats st;
         cf_err err = store_retention_apply(dir, cf_time_now_ms(), p->opt.retention_age_ms, p->opt.retention_bytes,
                                            &st);
         if (err)
-            cf_log_limited(&p->rl_drop, CF_LOG_ERROR, "retention of source %s: %s", pipe_source_names[i],
+            cf_log_limited(&p->rl_drop, CF_LOG_ERROR, "retention of source %s: %s", p->source_names[i],
                            cf_err_str(err));
         if (st.segments_removed) {
             CF_INFO("retention: source %s: removed %llu segments (%llu bytes), %llu bytes kept",
-                    pipe_source_names[i], (unsigned long long)st.segments_removed,
+                    p->source_names[i], (unsigned long long)st.segments_removed,
                     (unsigned long long)st.bytes_removed, (unsigned long long)st.bytes_kept);
             bump(&p->retention_segments, st.segments_removed);
             bump(&p->retention_bytes, st.bytes_removed);
@@ -301,7 +301,7 @@ static void publish_store_stats(collect_pipeline *p)
 {
     store_writer_stats sum;
     memset(&sum, 0, sizeof(sum));
-    for (int i = 0; i < PIPE_N_SOURCES; i++) {
+    for (int i = 0; i < p->n_sources; i++) {
         store_writer_stats s;
         if (!p->stores[i])
             continue;
@@ -325,16 +325,16 @@ static void writer_store_batch(collect_pipeline *p, pipe_batch *b)
     cf_err err = store_writer_append(p->stores[b->source], b->recs, b->n);
     if (err)
         cf_log_limited(&p->rl_drop, CF_LOG_ERROR, "store %s: %s (records counted as lost)",
-                       pipe_source_names[b->source], cf_err_str(err));
+                       p->source_names[b->source], cf_err_str(err));
 }
 
 static void writer_tick(collect_pipeline *p)
 {
     uint64_t now = cf_time_now_ms();
-    for (int i = 0; i < PIPE_N_SOURCES; i++) {
+    for (int i = 0; i < p->n_sources; i++) {
         cf_err err = store_writer_tick(p->stores[i], now);
         if (err)
-            cf_log_limited(&p->rl_drop, CF_LOG_ERROR, "store %s: %s", pipe_source_names[i], cf_err_str(err));
+            cf_log_limited(&p->rl_drop, CF_LOG_ERROR, "store %s: %s", p->source_names[i], cf_err_str(err));
     }
     publish_store_stats(p);
 }
@@ -404,19 +404,19 @@ static void *writer_main(void *arg)
         pthread_mutex_lock(&p->mu);
     }
     /* drained: flush, publish the final counters, then close every segment */
-    for (int i = 0; i < PIPE_N_SOURCES; i++) {
+    for (int i = 0; i < p->n_sources; i++) {
         cf_err err = store_writer_flush(p->stores[i]);
         if (err)
-            CF_ERROR("store %s: final flush: %s", pipe_source_names[i], cf_err_str(err));
+            CF_ERROR("store %s: final flush: %s", p->source_names[i], cf_err_str(err));
     }
     publish_store_stats(p);
-    for (int i = 0; i < PIPE_N_SOURCES; i++) {
+    for (int i = 0; i < p->n_sources; i++) {
         store_writer_stats before;
         store_writer_get_stats(p->stores[i], &before);
         cf_err err = store_writer_close(p->stores[i]);
         p->stores[i] = NULL;
         if (err) {
-            CF_ERROR("store %s: close: %s", pipe_source_names[i], cf_err_str(err));
+            CF_ERROR("store %s: close: %s", p->source_names[i], cf_err_str(err));
             if (!p->close_err)
                 p->close_err = err;
         }
@@ -496,6 +496,41 @@ static void emit_record(void *ctx, const flow_record *rec)
     r->received_ms = p->recv_ms;
 }
 
+/* The source index of the exporter at addr: the first source rule that
+ * takes it, else 0 ("default"). */
+static uint16_t source_of(const collect_pipeline *p, const uint8_t addr[16])
+{
+    for (size_t r = 0; r < p->opt.n_source_rules; r++) {
+        if (!collect_acl_allows(p->opt.source_rules[r].prefix, addr))
+            continue;
+        for (int i = 0; i < p->n_sources; i++)
+            if (strcmp(p->source_names[i], p->opt.source_rules[r].name) == 0)
+                return (uint16_t)i;
+    }
+    return 0;
+}
+
+/* Sets the source names: "default", then each rule's name once. */
+static cf_err init_sources(collect_pipeline *p, char *errbuf, size_t errlen)
+{
+    p->source_names[0] = "default";
+    p->n_sources = 1;
+    for (size_t r = 0; r < p->opt.n_source_rules; r++) {
+        const char *name = p->opt.source_rules[r].name;
+        int known = 0;
+        for (int i = 0; i < p->n_sources && !known; i++)
+            known = strcmp(p->source_names[i], name) == 0;
+        if (known)
+            continue;
+        if (p->n_sources == PIPE_MAX_SOURCES) {
+            snprintf(errbuf, errlen, "more than %d sources", PIPE_MAX_SOURCES);
+            return CF_ERR_RANGE;
+        }
+        p->source_names[p->n_sources++] = name;
+    }
+    return CF_OK;
+}
+
 static size_t hash_key(const uint8_t addr[16], uint16_t port)
 {
     uint64_t h = UINT64_C(1469598103934665603);
@@ -552,7 +587,7 @@ static pipe_exporter *find_exporter(collect_pipeline *p, const uint8_t addr[16],
     collect_sampling_rules_match(p->opt.sampling_rules, p->opt.n_sampling_rules, addr, &dc.sampling_default,
                                  &dc.sampling_override);
     decode_exporter_set_config(&e->dx, &dc);
-    e->source = 0;
+    e->source = source_of(p, addr);
     e->pipe = p;
     if (p->ctr)
         decode_set_counter_sink(&e->dx, counter_sink, e);
@@ -634,7 +669,7 @@ static void free_pipeline(collect_pipeline *p)
         free(p->ring[(p->head + i) % p->opt.queue_size]);
     free(p->ring);
     free(p->cur);
-    for (int i = 0; i < PIPE_N_SOURCES; i++)
+    for (int i = 0; i < p->n_sources; i++)
         store_writer_close(p->stores[i]);
     collect_tplstore_close(p->tpl);
     (void)collect_ctrsink_close(p->ctr);
@@ -689,7 +724,7 @@ static cf_err open_extras(collect_pipeline *p, char *errbuf, size_t errlen)
     if (p->opt.persist_templates)
         err = collect_tplstore_open(p->data_dir, p->opt.max_exporters, &p->opt.decode, &p->tpl, errbuf, errlen);
     if (!err && p->opt.store_counters) {
-        err = collect_ctrsink_open(p->data_dir, pipe_source_names, PIPE_N_SOURCES, p->opt.block_when_full, &p->ctr);
+        err = collect_ctrsink_open(p->data_dir, p->source_names, p->n_sources, p->opt.block_when_full, &p->ctr);
         if (err)
             snprintf(errbuf, errlen, "counter store: %s", cf_err_str(err));
     }
@@ -728,8 +763,10 @@ cf_err collect_pipeline_open(const collect_pipeline_options *o, collect_pipeline
         err = CF_ERR_IO;
         goto fail;
     }
-    for (int i = 0; i < PIPE_N_SOURCES; i++) {
-        char *dir = join_path(p->data_dir, pipe_source_names[i]);
+    if ((err = init_sources(p, errbuf, errlen)) != CF_OK)
+        goto fail;
+    for (int i = 0; i < p->n_sources; i++) {
+        char *dir = join_path(p->data_dir, p->source_names[i]);
         err = dir ? store_writer_open(dir, &o->store, &p->stores[i]) : CF_ERR_NOMEM;
         if (err) {
             snprintf(errbuf, errlen, "store %s: %s", dir ? dir : "?", cf_err_str(err));

@@ -74,6 +74,9 @@ typedef struct collect_pipeline_options {
                                  * resolved when an exporter is first seen (the array must
                                  * outlive the pipeline) */
     size_t n_sampling_rules;
+    const collect_source_rule *source_rules; /* exporters -> sources DATADIR/<name> (first
+                                 * match; others go to "default"); must outlive the pipeline */
+    size_t n_source_rules;
     uint64_t retention_age_ms;  /* the writer removes segments older than this (0: keep) */
     uint64_t retention_bytes;   /* ... and the oldest while a source is larger (0: no limit);
                                  * checked every minute, see store_retention_apply() */
