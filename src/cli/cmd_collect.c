@@ -296,9 +296,13 @@ static void reload_config(const collect_args *a, const collect_config *running, 
         memcmp(&cfg->forward, &running->forward, sizeof(cfg->forward)) != 0 ||
         memcmp(&cfg->tcp_listen, &running->tcp_listen, sizeof(cfg->tcp_listen)) != 0 ||
         cfg->rotate_s != running->rotate_s || cfg->compress != running->compress || cfg->rcvbuf != running->rcvbuf ||
-        strcmp(cfg->user, running->user) != 0 || strcmp(cfg->log_to, running->log_to) != 0)
-        CF_WARN("SIGHUP: listen, tcp-listen, forward, receive-threads, data, rotate, compress, rcvbuf, user and "
-                "log changes take effect only after a restart");
+        strcmp(cfg->user, running->user) != 0 || strcmp(cfg->log_to, running->log_to) != 0 ||
+        memcmp(&cfg->source, &running->source, sizeof(cfg->source)) != 0 ||
+        memcmp(&cfg->sampling_default, &running->sampling_default, sizeof(cfg->sampling_default)) != 0 ||
+        memcmp(&cfg->sampling_override, &running->sampling_override, sizeof(cfg->sampling_override)) != 0 ||
+        cfg->retention_age_s != running->retention_age_s || cfg->retention_bytes != running->retention_bytes)
+        CF_WARN("SIGHUP: listen, tcp-listen, forward, receive-threads, data, rotate, compress, rcvbuf, user, "
+                "log, source, sampling and retention changes take effect only after a restart");
     free(cfg);
 }
 
