@@ -312,19 +312,36 @@ static bool sf_rec_gateway(sf_pass *p, cf_cursor r, sf_flow *f)
     return true;
 }
 
+/* A sample's record count is never trusted: each record takes at least its
+ * 8-byte header, so more than c->left / 8 of them cannot be there. */
+static bool sf_records_fit(sf_pass *p, const cf_cursor *c, uint32_t n_records, const char *what)
+{
+    if (n_records <= c->left / 8)
+        return true;
+    return sf_fail(p, DECODE_BAD_COUNT, CF_ERR_TRUNCATED, "%u %s records in %zu bytes", (unsigned)n_records, what,
+                   c->left);
+}
+
+/* Reads record i of a sample from c: its format and, in r, its body. */
+static bool sf_next_record(sf_pass *p, cf_cursor *c, uint32_t i, const char *what, uint32_t *format, cf_cursor *r)
+{
+    uint32_t len;
+    if (!cf_read_be32(c, format) || !cf_read_be32(c, &len) || !cf_sub(c, len, r))
+        return sf_fail(p, DECODE_BAD_LENGTH, CF_ERR_TRUNCATED, "%s record %u runs past its sample", what,
+                       (unsigned)i);
+    return true;
+}
+
 /* Reads n_records records of a flow sample from c into f. */
 static bool sf_flow_records(sf_pass *p, cf_cursor c, uint32_t n_records, sf_flow *f)
 {
-    if (n_records > c.left / 8)
-        return sf_fail(p, DECODE_BAD_COUNT, CF_ERR_TRUNCATED, "%u flow records in %zu bytes",
-                       (unsigned)n_records, c.left);
+    if (!sf_records_fit(p, &c, n_records, "flow"))
+        return false;
     for (uint32_t i = 0; i < n_records; i++) {
-        uint32_t format, len;
+        uint32_t format;
         cf_cursor r;
-        cf_read_be32(&c, &format);
-        if (!cf_read_be32(&c, &len) || !cf_sub(&c, len, &r))
-            return sf_fail(p, DECODE_BAD_LENGTH, CF_ERR_TRUNCATED,
-                           "flow record %u runs past its sample", (unsigned)i);
+        if (!sf_next_record(p, &c, i, "flow", &format, &r))
+            return false;
         bool ok = true;
         switch (format >> 12 == 0 ? format : 0) {
         case SF_REC_RAW: ok = sf_rec_raw(p, r, f); break;
@@ -523,16 +540,13 @@ static void sf_ctr_ethernet(const uint8_t *q, decode_counters *k)
 /* The records of a counter sample. */
 static bool sf_counter_records(sf_pass *p, cf_cursor c, uint32_t n_records, decode_counters *k)
 {
-    if (n_records > c.left / 8)
-        return sf_fail(p, DECODE_BAD_COUNT, CF_ERR_TRUNCATED, "%u counter records in %zu bytes",
-                       (unsigned)n_records, c.left);
+    if (!sf_records_fit(p, &c, n_records, "counter"))
+        return false;
     for (uint32_t i = 0; i < n_records; i++) {
-        uint32_t format, len;
+        uint32_t format;
         cf_cursor r;
-        cf_read_be32(&c, &format);
-        if (!cf_read_be32(&c, &len) || !cf_sub(&c, len, &r))
-            return sf_fail(p, DECODE_BAD_LENGTH, CF_ERR_TRUNCATED,
-                           "counter record %u runs past its sample", (unsigned)i);
+        if (!sf_next_record(p, &c, i, "counter", &format, &r))
+            return false;
         if (format == SF_CTR_GENERIC) {
             if (r.left < SF_GENERIC_LEN)
                 return sf_short_record(p, "generic interface counters", r.left, SF_GENERIC_LEN);
