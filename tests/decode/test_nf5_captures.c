@@ -27,6 +27,7 @@
 #include "capture/capture.h"
 #include "core/bytes.h"
 #include "decode/decode.h"
+#include "decode_testlib.h"
 #include "testutil.h"
 
 #define MAX_EXPORTERS 16
@@ -75,13 +76,6 @@ static void find_columns(const tu_tsv *t, columns *c)
         assert_true(all[i] >= 0);
 }
 
-static uint64_t num(const char *s)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    assert_true(end != s && *end == '\0');
-    return v;
-}
 
 /* tshark's "seconds.nanoseconds" since boot as whole ms. */
 static uint32_t uptime_ms(const char *s)
@@ -120,14 +114,14 @@ static void check_record(const flow_record *rec, const tu_tsv *t, const columns 
     assert_string_equal(buf, r[c->src_addr]);
     flow_addr_format(rec->dst_addr, buf, sizeof(buf));
     assert_string_equal(buf, r[c->dst_addr]);
-    assert_int_equal(rec->src_port, num(r[c->src_port]));
-    assert_int_equal(rec->dst_port, num(r[c->dst_port]));
-    assert_int_equal(rec->proto, num(r[c->protocol]));
+    assert_int_equal(rec->src_port, dt_num(r[c->src_port]));
+    assert_int_equal(rec->dst_port, dt_num(r[c->dst_port]));
+    assert_int_equal(rec->proto, dt_num(r[c->protocol]));
     uint32_t interval = cf_be16(pkt + 22) & 0x3fffu;
     uint32_t scale = interval > 1 ? interval : 1;
     assert_int_equal(rec->sampling, scale);
-    assert_int_equal(rec->packets, num(r[c->packets]) * scale);
-    assert_int_equal(rec->bytes, num(r[c->bytes]) * scale);
+    assert_int_equal(rec->packets, dt_num(r[c->packets]) * scale);
+    assert_int_equal(rec->bytes, dt_num(r[c->bytes]) * scale);
     assert_int_equal(rec->first_ms, header_abs_ms(pkt, uptime_ms(r[c->first])));
     assert_int_equal(rec->last_ms, header_abs_ms(pkt, uptime_ms(r[c->last])));
     assert_int_equal(rec->family, 4);
@@ -137,24 +131,7 @@ static void check_record(const flow_record *rec, const tu_tsv *t, const columns 
 }
 
 /* The exporter of (addr, port), created on first use. */
-static decode_exporter *exporter_for(decode_exporter *exs, size_t *n, const uint8_t addr[16],
-                                     uint16_t port)
-{
-    for (size_t i = 0; i < *n; i++)
-        if (exs[i].port == port && memcmp(exs[i].addr, addr, 16) == 0)
-            return &exs[i];
-    assert_true(*n < MAX_EXPORTERS);
-    decode_exporter_init(&exs[*n], addr, port);
-    return &exs[(*n)++];
-}
 
-static uint64_t sum_malformed(const decode_stats *s)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < DECODE_N_REASONS; i++)
-        n += s->malformed[i];
-    return n;
-}
 
 /* Every cut of pkt to a shorter length fails, emits nothing, is counted. */
 static void check_truncations(const uint8_t *pkt, size_t len)
@@ -176,7 +153,7 @@ static void check_truncations(const uint8_t *pkt, size_t len)
     decode_stats st;
     decode_stats_snapshot(&ex, &st);
     assert_int_equal(st.packets, len);
-    assert_int_equal(sum_malformed(&st), len);
+    assert_int_equal(dt_sum_malformed(&st), len);
     assert_int_equal(st.records, 0);
 }
 
@@ -194,7 +171,7 @@ static void check_datagram(const capture_datagram *d, decode_exporter *ex, const
     while (*row < t->n_rows && !is_v5_row(t, c, *row))
         (*row)++;
     size_t n_rows = 0;
-    while (*row + n_rows < t->n_rows && num(t->rows[*row + n_rows][c->frame]) == d->frame)
+    while (*row + n_rows < t->n_rows && dt_num(t->rows[*row + n_rows][c->frame]) == d->frame)
         n_rows++;
     int is_v5 = d->len >= 2 && cf_be16(d->payload) == 5;
     got->n = 0;
@@ -248,7 +225,8 @@ static void check_file(const char *rel, file_result *res)
     capture_datagram d;
     cf_err err;
     while ((err = capture_next(cap, &d)) == CF_OK) {
-        decode_exporter *ex = exporter_for(exs, &n_exs, d.src_addr, d.src_port);
+        bool created;
+        decode_exporter *ex = dt_exporter_for(exs, &n_exs, MAX_EXPORTERS, d.src_addr, d.src_port, &created);
         check_datagram(&d, ex, &t, &c, &row, res, got);
     }
     assert_int_equal(err, CF_ERR_EOF);

@@ -36,6 +36,7 @@
 #include "capture/capture.h"
 #include "core/bytes.h"
 #include "decode/decode.h"
+#include "decode_testlib.h"
 #include "testutil.h"
 
 #define MAX_EXPORTERS 64
@@ -87,13 +88,6 @@ static void find_columns(const tu_tsv *t, columns *c)
         assert_true(all[i] >= 0);
 }
 
-static uint64_t num(const char *s)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 10);
-    assert_true(end != s && *end == '\0');
-    return v;
-}
 
 /* tshark's "seconds.nanoseconds" as whole ms (truncated). */
 static uint64_t secs_to_ms(const char *s)
@@ -165,8 +159,8 @@ static void check_record(file_ctx *fc, size_t exi, const flow_record *rec, size_
     char buf[64];
     flow_addr_format(rec->exporter, buf, sizeof(buf));
     assert_string_equal(buf, r[c->exporter]);
-    assert_int_equal(rec->exporter_proto, num(r[c->version]) == 9 ? FLOW_PROTO_NETFLOW9 : FLOW_PROTO_IPFIX);
-    assert_int_equal(rec->obs_domain, num(r[c->domain]));
+    assert_int_equal(rec->exporter_proto, dt_num(r[c->version]) == 9 ? FLOW_PROTO_NETFLOW9 : FLOW_PROTO_IPFIX);
+    assert_int_equal(rec->obs_domain, dt_num(r[c->domain]));
     if (r[c->src_addr][0]) {
         flow_addr_format(rec->src_addr, buf, sizeof(buf));
         assert_string_equal(buf, r[c->src_addr]);
@@ -175,17 +169,17 @@ static void check_record(file_ctx *fc, size_t exi, const flow_record *rec, size_
         flow_addr_format(rec->dst_addr, buf, sizeof(buf));
         assert_string_equal(buf, r[c->dst_addr]);
     }
-    assert_int_equal(rec->src_port, r[c->src_port][0] ? num(r[c->src_port]) : 0);
+    assert_int_equal(rec->src_port, r[c->src_port][0] ? dt_num(r[c->src_port]) : 0);
     if (r[c->dst_port][0])
-        assert_int_equal(rec->dst_port, num(r[c->dst_port]));
+        assert_int_equal(rec->dst_port, dt_num(r[c->dst_port]));
     else if (rec->proto != 1 && rec->proto != 58) /* ICMP: type*256+code */
         assert_int_equal(rec->dst_port, 0);
-    assert_int_equal(rec->proto, r[c->protocol][0] ? num(r[c->protocol]) : 0);
+    assert_int_equal(rec->proto, r[c->protocol][0] ? dt_num(r[c->protocol]) : 0);
     assert_true(rec->sampling >= 1);
     if (r[c->packets][0])
-        assert_int_equal(rec->packets, num(r[c->packets]) * rec->sampling);
+        assert_int_equal(rec->packets, dt_num(r[c->packets]) * rec->sampling);
     if (r[c->bytes][0])
-        assert_int_equal(rec->bytes, num(r[c->bytes]) * rec->sampling);
+        assert_int_equal(rec->bytes, dt_num(r[c->bytes]) * rec->sampling);
     check_time(fc, exi, r[c->first], rec->first_ms, pkt);
     check_time(fc, exi, r[c->last], rec->last_ms, pkt);
     check_ipfix_duration(r[c->first], r[c->last], rec, pkt);
@@ -300,7 +294,7 @@ static void check_datagram(file_ctx *fc, exporters *exs, const capture_datagram 
         return;
     const tu_tsv *t = fc->t;
     size_t n_rows = 0;
-    while (*row + n_rows < t->n_rows && num(t->rows[*row + n_rows][fc->c.frame]) == d->frame)
+    while (*row + n_rows < t->n_rows && dt_num(t->rows[*row + n_rows][fc->c.frame]) == d->frame)
         n_rows++;
     int version = d->len >= 2 ? cf_be16(d->payload) : 0;
     if (version != 9 && version != 10) {

@@ -25,6 +25,7 @@
 #include "capture/capture.h"
 #include "core/bytes.h"
 #include "decode/decode.h"
+#include "decode_testlib.h"
 #include "testutil.h"
 
 #define MAX_EXPORTERS 16
@@ -88,13 +89,6 @@ static void find_columns(const tu_tsv *t, columns *c)
 }
 
 /* A decimal or 0x-hex number (tshark prints output_if in hex). */
-static uint64_t num(const char *s)
-{
-    char *end;
-    unsigned long long v = strtoull(s, &end, 0);
-    assert_true(end != s && *end == '\0');
-    return v;
-}
 
 static int is_ipv6_ext_header(uint64_t proto)
 {
@@ -109,21 +103,21 @@ static void check_record(const flow_record *rec, char **r, const columns *c, con
     assert_string_equal(buf, r[c->exporter]);
     flow_addr_format(agent, buf, sizeof(buf));
     assert_string_equal(buf, r[c->agent]);
-    uint64_t rate = num(r[c->rate]);
+    uint64_t rate = dt_num(r[c->rate]);
     assert_int_equal(rec->sampling, rate);
     assert_int_equal(rec->packets, rate);
-    assert_int_equal(rec->bytes, num(r[c->frame_len]) * rate);
+    assert_int_equal(rec->bytes, dt_num(r[c->frame_len]) * rate);
     assert_int_equal(!!(rec->flags & FLOW_F_SAMPLED), rate > 1);
     assert_true(rec->flags & FLOW_F_SFLOW);
     assert_int_equal(rec->exporter_proto, FLOW_PROTO_SFLOW5);
-    assert_int_equal(rec->in_if, num(r[c->in_if]));
-    assert_int_equal(rec->out_if, num(r[c->out_if]));
+    assert_int_equal(rec->in_if, dt_num(r[c->in_if]));
+    assert_int_equal(rec->out_if, dt_num(r[c->out_if]));
     flow_addr_format(rec->src_addr, buf, sizeof(buf));
     assert_string_equal(buf, r[c->src_addr]);
     flow_addr_format(rec->dst_addr, buf, sizeof(buf));
     assert_string_equal(buf, r[c->dst_addr]);
     assert_int_equal(rec->family, strchr(r[c->src_addr], ':') ? 6 : 4);
-    uint64_t proto = num(r[c->protocol]);
+    uint64_t proto = dt_num(r[c->protocol]);
     if (rec->family == 6 && is_ipv6_ext_header(proto)) {
         /* tshark's column is the IPv6 header's next-header field; the decoder
          * skips extension headers to the upper layer.  The only such sample
@@ -135,8 +129,8 @@ static void check_record(const flow_record *rec, char **r, const columns *c, con
         assert_int_equal(rec->proto, proto);
     }
     if (r[c->src_port][0]) {
-        assert_int_equal(rec->src_port, num(r[c->src_port]));
-        assert_int_equal(rec->dst_port, num(r[c->dst_port]));
+        assert_int_equal(rec->src_port, dt_num(r[c->src_port]));
+        assert_int_equal(rec->dst_port, dt_num(r[c->dst_port]));
     } else {
         assert_int_equal(rec->src_port, 0);
         if (rec->proto == 1 || rec->proto == 58)
@@ -147,25 +141,7 @@ static void check_record(const flow_record *rec, char **r, const columns *c, con
     assert_int_equal(rec->first_ms, rec->last_ms);
 }
 
-static decode_exporter *exporter_for(decode_exporter *exs, size_t *n, const uint8_t addr[16],
-                                     uint16_t port, collected *got)
-{
-    for (size_t i = 0; i < *n; i++)
-        if (exs[i].port == port && memcmp(exs[i].addr, addr, 16) == 0)
-            return &exs[i];
-    assert_true(*n < MAX_EXPORTERS);
-    decode_exporter_init(&exs[*n], addr, port);
-    decode_set_counter_sink(&exs[*n], collect_counters, got);
-    return &exs[(*n)++];
-}
 
-static uint64_t sum_malformed(const decode_stats *s)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < DECODE_N_REASONS; i++)
-        n += s->malformed[i];
-    return n;
-}
 
 /* Where the last sample of a valid datagram ends: the datagram header
  * (agent address of 4 or 16 bytes), then n samples of 8 + length bytes.
@@ -212,7 +188,7 @@ static void check_truncations(const uint8_t *pkt, size_t len, size_t n_records)
     decode_stats st;
     decode_stats_snapshot(&ex, &st);
     assert_int_equal(st.packets, len);
-    assert_int_equal(sum_malformed(&st), end);
+    assert_int_equal(dt_sum_malformed(&st), end);
     assert_int_equal(st.records, (len - end) * n_records);
     decode_sflow_stats ss;
     decode_sflow_stats_snapshot(&ex, &ss);
@@ -233,7 +209,7 @@ static void check_datagram(const capture_datagram *d, decode_exporter *ex, const
                            const columns *c, size_t *row, file_result *res, collected *got)
 {
     size_t n_rows = 0;
-    while (*row + n_rows < t->n_rows && num(t->rows[*row + n_rows][c->frame]) == d->frame)
+    while (*row + n_rows < t->n_rows && dt_num(t->rows[*row + n_rows][c->frame]) == d->frame)
         n_rows++;
     got->n = 0;
     size_t counters_before = got->n_counters;
@@ -286,7 +262,10 @@ static void check_file(const file_facts *ff, file_result *res)
     capture_datagram d;
     cf_err err;
     while ((err = capture_next(cap, &d)) == CF_OK) {
-        decode_exporter *ex = exporter_for(exs, &n_exs, d.src_addr, d.src_port, got);
+        bool created;
+        decode_exporter *ex = dt_exporter_for(exs, &n_exs, MAX_EXPORTERS, d.src_addr, d.src_port, &created);
+        if (created)
+            decode_set_counter_sink(ex, collect_counters, got);
         check_datagram(&d, ex, &t, &c, &row, res, got);
     }
     assert_int_equal(err, CF_ERR_EOF);
@@ -324,7 +303,7 @@ static void test_all_sflow_captures(void **state)
         char **r = sum.rows[i];
         if (!strstr(r[c_proto], "sflow5"))
             continue;
-        file_facts ff = {r[c_file], num(r[c_samples]), num(r[c_flows]), num(r[c_bad])};
+        file_facts ff = {r[c_file], dt_num(r[c_samples]), dt_num(r[c_flows]), dt_num(r[c_bad])};
         file_result res;
         check_file(&ff, &res);
         assert_int_equal(res.flow_samples, ff.flow_samples);
