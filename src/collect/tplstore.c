@@ -188,7 +188,10 @@ static void preload_names_one(collect_tplstore *ts, const char *name, const deco
     uint8_t *buf = NULL;
     size_t len = 0;
     names_file *f = &ts->nfiles[ts->n_nfiles];
-    flow_names_init(&f->names, cfg && cfg->max_names ? cfg->max_names : DECODE_DEFAULT_MAX_NAMES);
+    /* the file's size bounds its entries; max-names applies when they are
+     * restored into the exporter (the rest refused and counted there) */
+    (void)cfg;
+    flow_names_init(&f->names, FLOW_NAMES_MAX_FILE);
     cf_err err = ts->n_nfiles >= max_files ? CF_ERR_FULL : read_file(path, FLOW_NAMES_MAX_FILE, &buf, &len);
     if (err == CF_ERR_IO)
         snprintf(why, sizeof(why), "%s", strerror(errno));

@@ -17,9 +17,10 @@
  * is kept per address + source port.
  *
  * Names files follow the same life cycle as template files: checked at open
- * (flow_names_parse with max-names; a bad file is logged as "names file
+ * (flow_names_parse; a bad file is logged as "names file
  * PATH: line N: what; ignored", counted in load_errors), restored into the
- * exporter's table at first_seen (decode_names_restore), saved when the
+ * exporter's table at first_seen (decode_names_restore: beyond max-names
+ * the rest are refused and counted in refused_names), saved when the
  * table's generation changed, at most every COLLECT_TPL_SAVE_MS.  Template
  * and names files share the counters below.
  *
