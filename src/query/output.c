@@ -15,7 +15,7 @@ typedef enum tag_kind {
     T_SVLN, T_DVLN, T_ISMC, T_ODMC, T_ENG, T_FWD, T_DIR, T_SN, T_DN, T_TFS,
     /* nfdump tags added with the names (issue 3) */
     T_STOS, T_DTOS, T_IPKT, T_IBYT, T_OPKT, T_OBYT, T_IDMC, T_OSMC, T_MPLSN, T_MPLS, T_NSA, T_NDA,
-    T_NSP, T_NDP, T_NSAP, T_NDAP, T_EVT, T_ODID, T_TR, T_TRR, T_IT, T_IC, T_NFV, T_NBID, T_NBNAM,
+    T_NSP, T_NDP, T_NSAP, T_NDAP, T_EVT, T_TR, T_TRR, T_IT, T_IC, T_NFV, T_NBID, T_NBNAM,
     T_INAM, T_ONAM,
     /* cloudflow tags */
     T_INN, T_OUTN, T_IND, T_OUTD, T_APPN, T_APPD, T_SAMP,
@@ -106,7 +106,6 @@ static const tag_def tags[] = {
     {"xdap", T_NDAP, "X-Dst IP Addr:Port", 16, B(NAT_DST_ADDR) | B(NAT_DST_PORT)},
     {"evt", T_EVT, " Event", 7, B(FW_EVENT)},
     {"nevt", T_EVT, " Event", 7, B(FW_EVENT)},
-    {"odid", T_ODID, "obsDomainID", 11, B(OBS_DOMAIN)},
     {"tr", T_TR, "Date flow received     ", 23, B(RECEIVED) | B(LAST)},
     {"trr", T_TRR, "Date flow received (raw)  ", 14, B(RECEIVED) | B(LAST)},
     {"it", T_IT, "ICMP-T", 6, B(ICMP_TYPE)},
@@ -430,11 +429,6 @@ static void put_tag_more(const query_printer *p, query_buf *b, const tag_def *d,
     case T_NSAP: put_nat_addr_port(p, b, r->nat_src_addr, r->nat_src_port); break;
     case T_NDAP: put_nat_addr_port(p, b, r->nat_dst_addr, r->nat_dst_port); break;
     case T_EVT: query_buf_pad_left(b, event_text(r->fw_event), strlen(event_text(r->fw_event)), 7); break;
-    case T_ODID: {
-        int n = snprintf(t, sizeof(t), "0x%09x", r->obs_domain);
-        query_buf_put(b, t, (size_t)n);
-        break;
-    }
     case T_TR: query_buf_time_ms(b, r->received_ms ? r->received_ms : r->last_ms); break;
     case T_TRR: put_raw_time(b, r->received_ms ? r->received_ms : r->last_ms); break;
     case T_IT: query_buf_u64(b, r->icmp_type, 6); break;
