@@ -1,7 +1,7 @@
 /*
  * decode/template_record.c - NetFlow v9 / IPFIX data records through their
  * template into flow_record values (and options records into sampler
- * intervals and clocks).
+ * intervals, clocks and application / interface names).
  *
  * When a template is learned, tpl_compile() gives each field an action (what
  * to do with its value), chosen from the element id, enterprise number and
