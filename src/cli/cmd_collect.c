@@ -509,6 +509,7 @@ static int run_collector(const collect_config *cfg, const collect_args *a, const
     po.queue_size = (uint32_t)cfg->queue_size;
     po.decode.max_templates = (uint32_t)cfg->max_templates;
     po.decode.max_fields = (uint32_t)cfg->max_template_fields;
+    po.decode.max_names = (uint32_t)cfg->max_names;
     po.decode.pending_max_bytes = (uint32_t)cfg->template_pending_bytes;
     po.decode.pending_max_ms = (uint32_t)cfg->template_pending_ms;
     po.sampling_rules = rules->sampling_rules;

@@ -40,6 +40,9 @@ const collect_option collect_options[] = {
         "v9/IPFIX templates kept per exporter; further ones are refused and counted"),
     OPT("max-template-fields", COLLECT_T_UINT, max_template_fields, "128", 1, 65535, "N",
         "fields per v9/IPFIX template; longer templates are refused and counted"),
+    OPT("max-names", COLLECT_T_UINT, max_names, "4096", 1, 1000000, "N",
+        "application + interface names kept per exporter (v9/IPFIX options data); further ones are refused "
+        "and counted"),
     OPT("template-pending-bytes", COLLECT_T_SIZE, template_pending_bytes, "64k", 1, UINT64_C(1) << 30, "BYTES",
         "data sets kept per exporter while their template is unknown (k/M/G suffixes)"),
     OPT("template-pending-ms", COLLECT_T_UINT, template_pending_ms, "600000", 1, 86400000, "MS",
@@ -405,6 +408,7 @@ void collect_config_dump(const collect_config *c, FILE *out)
     fprintf(out, "queue-size = %llu\n", (unsigned long long)c->queue_size);
     fprintf(out, "max-templates = %llu\n", (unsigned long long)c->max_templates);
     fprintf(out, "max-template-fields = %llu\n", (unsigned long long)c->max_template_fields);
+    fprintf(out, "max-names = %llu\n", (unsigned long long)c->max_names);
     fprintf(out, "template-pending-bytes = %llu\n", (unsigned long long)c->template_pending_bytes);
     fprintf(out, "template-pending-ms = %llu\n", (unsigned long long)c->template_pending_ms);
     fprintf(out, "receive-threads = %llu\n", (unsigned long long)c->receive_threads);

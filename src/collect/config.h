@@ -67,6 +67,7 @@ typedef struct collect_config {
     uint64_t queue_size;              /* writer queue, in batches of 1024 records */
     uint64_t max_templates;           /* v9/IPFIX templates per exporter */
     uint64_t max_template_fields;     /* fields per template */
+    uint64_t max_names;               /* application + interface names per exporter */
     uint64_t template_pending_bytes;  /* data sets kept per exporter while their template is unknown */
     uint64_t template_pending_ms;     /* ... and how long, ms */
     uint64_t receive_threads;         /* UDP receive threads (SO_REUSEPORT sockets per address); 0: cores */

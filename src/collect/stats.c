@@ -74,7 +74,7 @@ static const stats_counter tpl_counters[] = {
     TPL(bad_set_id),       TPL(bad_data_sets),      TPL(unknown_template),    TPL(pending_decoded),
     TPL(pending_expired),  TPL(pending_overflow),   TPL(refused_domains),     TPL(refused_samplers),
     TPL(options_records),  TPL(enterprise_fields),  TPL(biflow_records),      TPL(sampling_unknown),
-    TPL(frame_sections),
+    TPL(frame_sections),   TPL(names_records),      TPL(refused_names),       TPL(bad_names),
 };
 #define N_TPL_COUNTERS (sizeof(tpl_counters) / sizeof(tpl_counters[0]))
 

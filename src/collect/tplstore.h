@@ -1,15 +1,28 @@
 /*
- * collect/tplstore.h - v9/IPFIX templates saved in the data directory, so a
- * restarted collector decodes an exporter's first data packets without
- * waiting for its next template refresh.
+ * collect/tplstore.h - v9/IPFIX exporter state saved in the data directory:
+ * templates, so a restarted collector decodes an exporter's first data
+ * packets without waiting for its next template refresh, and the names of
+ * applications and interfaces the exporter announced in options data, so
+ * that they survive a restart and `cloudflow query` can print them.
  *
  * Where it sits: inside the pipeline (collect/pipeline.c).  Files:
  *   DATADIR/.templates/<exporter>.tpl   decode_templates_save() format
  *                                       (decode/decode.h), one per exporter
  *   DATADIR/.templates/<exporter>.tpl.tmp  only while one is replaced
+ *   DATADIR/.names/<exporter>.names     names file (flow/names.h, version 1;
+ *                                       docs/FORMAT.md), one per exporter
+ *   DATADIR/.names/<exporter>.names.tmp only while one is replaced
  * where <exporter> is the address with ':' written as '-', '_', the UDP
  * source port ("192.0.2.1_2055", "2001-db8--1_4739"), as the template cache
  * is kept per address + source port.
+ *
+ * Names files follow the same life cycle as template files: checked at open
+ * (flow_names_parse; a bad file is logged as "names file
+ * PATH: line N: what; ignored", counted in load_errors), restored into the
+ * exporter's table at first_seen (decode_names_restore: beyond max-names
+ * the rest are refused and counted in refused_names), saved when the
+ * table's generation changed, at most every COLLECT_TPL_SAVE_MS.  Template
+ * and names files share the counters below.
  *
  * Life cycle:
  *   - open: reads every *.tpl file (at most max_files, each at most
@@ -41,6 +54,7 @@
 #include "decode/decode.h"
 
 #define COLLECT_TPL_DIR ".templates"
+#define COLLECT_NAMES_DIR ".names"
 #define COLLECT_TPL_SAVE_MS 5000u                  /* at most one save per exporter this often */
 #define COLLECT_TPL_MAX_FILE (16u * 1024u * 1024u) /* larger files are refused (counted) */
 
@@ -49,6 +63,8 @@
 typedef struct collect_tpl_mark {
     uint64_t saved_gen;     /* template generation last saved or loaded */
     uint64_t saved_mono_ms; /* when (CLOCK_MONOTONIC) */
+    uint64_t names_gen;     /* names table generation last saved or loaded */
+    uint64_t names_saved_mono_ms;
 } collect_tpl_mark;
 
 typedef struct collect_tplstore collect_tplstore;
@@ -75,9 +91,9 @@ void collect_tplstore_check(collect_tplstore *ts, decode_exporter *dx, collect_t
 /* Writes the queued files.  One thread besides the producer. */
 void collect_tplstore_write_pending(collect_tplstore *ts);
 
-/* Counters (any thread). */
+/* Counters (any thread); template and names files together. */
 typedef struct collect_tpl_counts {
-    uint64_t loaded;      /* exporters whose saved templates were loaded */
+    uint64_t loaded;      /* saved templates or names loaded into an exporter */
     uint64_t load_errors; /* files unreadable, too large, truncated or corrupt */
     uint64_t saved;       /* files written */
     uint64_t save_errors; /* files that could not be written or serialised */

@@ -27,6 +27,7 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "flow/flow.h"
+#include "flow/names.h"
 
 /* Why a packet (or part of it) was not decoded; counted per exporter. */
 typedef enum decode_reason {
@@ -96,6 +97,7 @@ typedef struct decode_config {
     uint32_t sampling_default;  /* rate for records whose exporter announced none (0: none:
                                  * rate 1, FLOW_F_SAMPLING_UNKNOWN, counted) */
     uint32_t sampling_override; /* rate applied to every record, whatever was announced (0: off) */
+    uint32_t max_names;         /* application + interface names per exporter (4096) */
 } decode_config;
 
 #define DECODE_DEFAULT_MAX_TEMPLATES 512u
@@ -104,6 +106,7 @@ typedef struct decode_config {
 #define DECODE_DEFAULT_MAX_SAMPLERS 256u
 #define DECODE_DEFAULT_PENDING_BYTES 65536u
 #define DECODE_DEFAULT_PENDING_MS 600000u
+#define DECODE_DEFAULT_MAX_NAMES FLOW_NAMES_DEFAULT_MAX
 
 /* What the v9/IPFIX template machinery did and refused, per exporter.
  * Written by the decoding thread (relaxed atomics); read a copy with
@@ -130,6 +133,10 @@ typedef struct decode_tpl_stats {
     uint64_t biflow_records;      /* records with RFC 5103 reverse elements (forward half emitted) */
     uint64_t sampling_unknown;    /* records emitted with FLOW_F_SAMPLING_UNKNOWN */
     uint64_t frame_sections;      /* records whose addresses came from dataLinkFrameSection */
+    uint64_t names_records;       /* options records that named an application or interface */
+    uint64_t refused_names;       /* names of new keys beyond max_names (not kept) */
+    uint64_t bad_names;           /* names without their key (no 95 for 96/94, no 10/14 or v9
+                                   * interface scope for 82/83), or with no text at all */
 } decode_tpl_stats;
 
 struct decode_tpl_state; /* template cache and per-domain state; template.h */
@@ -427,6 +434,21 @@ cf_err decode_netflow5(decode_exporter *ex, const uint8_t *buf, size_t len, uint
  * interval r > 1: counters multiplied by r, FLOW_F_SAMPLED, sampling = r.
  * Unknown: sampling = 1, FLOW_F_SAMPLING_UNKNOWN, tpl_stats.sampling_unknown.
  *
+ * Names (options records only; data records never look at these elements):
+ * an options record with applicationName(96) and/or applicationDescription
+ * (94) names the application of its applicationId(95), keyed exactly as
+ * flow_record.app_id (engine << 24 | the selector's last 3 bytes); one with
+ * interfaceName(82) and/or interfaceDescription(83) names the interface of
+ * its ingressInterface(10), else egressInterface(14), else (v9) its
+ * Interface scope field.  Strings may be fixed-length (NUL padded) or, in
+ * IPFIX, variable-length; they are sanitised (flow_names_sanitize: printable
+ * ASCII, bounded).  A string element absent from the template keeps what
+ * the entry had; a present one replaces it.  Kept in a per-exporter
+ * flow_names table of at most max_names entries: a new key beyond it is
+ * counted in tpl_stats.refused_names and dropped; a name without its key,
+ * or with every string empty, in bad_names; every record with names in
+ * names_records.
+ *
  * Sequence accounting per (protocol, domain), as for v5 (DECODE_SEQ_MAX_GAP):
  * v9 numbers packets (expected next = sequence + 1); IPFIX numbers data
  * records (expected next = sequence + data records in this message; a
@@ -449,6 +471,15 @@ void decode_exporter_free(decode_exporter *ex);
 
 /* Copies ex->tpl_stats into out, each counter read atomically (relaxed). */
 void decode_tpl_stats_snapshot(const decode_exporter *ex, decode_tpl_stats *out);
+
+/* The application and interface names ex announced (see "Names" above),
+ * or NULL before the first.  Valid until the next decode of ex. */
+const flow_names *decode_names(const decode_exporter *ex);
+
+/* Adds the entries of src (e.g. a names file read at start) to ex's
+ * table, as if announced (max_names applies; refused entries are counted
+ * in refused_names).  CF_OK, CF_ERR_FULL (some refused), CF_ERR_NOMEM. */
+cf_err decode_names_restore(decode_exporter *ex, const flow_names *src);
 
 /* Templates and options templates cached for ex (0 when none). */
 size_t decode_template_count(const decode_exporter *ex);

@@ -22,6 +22,7 @@ void decode_config_default(decode_config *c)
     c->max_samplers = DECODE_DEFAULT_MAX_SAMPLERS;
     c->pending_max_bytes = DECODE_DEFAULT_PENDING_BYTES;
     c->pending_max_ms = DECODE_DEFAULT_PENDING_MS;
+    c->max_names = DECODE_DEFAULT_MAX_NAMES;
 }
 
 void decode_exporter_set_config(decode_exporter *ex, const decode_config *c) { ex->cfg = *c; }
@@ -37,6 +38,7 @@ void tpl_limits(const decode_exporter *ex, decode_config *out)
     out->max_samplers = c->max_samplers ? c->max_samplers : d.max_samplers;
     out->pending_max_bytes = c->pending_max_bytes ? c->pending_max_bytes : d.pending_max_bytes;
     out->pending_max_ms = c->pending_max_ms ? c->pending_max_ms : d.pending_max_ms;
+    out->max_names = c->max_names ? c->max_names : d.max_names;
 }
 
 void decode_tpl_stats_snapshot(const decode_exporter *ex, decode_tpl_stats *out)
@@ -60,6 +62,7 @@ void decode_exporter_free(decode_exporter *ex)
     free(st->tpls);
     free(st->domains);
     free(st->samplers);
+    flow_names_free(&st->names);
     for (tpl_pending *p = st->pending, *next; p; p = next) {
         next = p->next;
         free(p);
@@ -490,4 +493,54 @@ cf_err tpl_parse_record(decode_exporter *ex, uint8_t proto, int options, uint32_
     }
     res->t = t;
     return CF_OK;
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+/* The names table of ex, initialised on first use; NULL without memory. */
+static flow_names *names_table(decode_exporter *ex)
+{
+    struct decode_tpl_state *st;
+    if (tpl_state(ex, &st) != CF_OK)
+        return NULL;
+    if (!st->names_used) {
+        decode_config lim;
+        tpl_limits(ex, &lim);
+        flow_names_init(&st->names, lim.max_names);
+        st->names_used = true;
+    }
+    return &st->names;
+}
+
+void tpl_name_set(decode_exporter *ex, flow_name_kind kind, uint32_t key, const char *name, const char *desc)
+{
+    flow_names *t = names_table(ex);
+    if (!t)
+        return;
+    if (flow_names_set(t, kind, key, name, desc) == CF_ERR_FULL)
+        decode_stat_add(&ex->tpl_stats.refused_names, 1);
+}
+
+const flow_names *decode_names(const decode_exporter *ex)
+{
+    return ex->tpl && ex->tpl->names_used ? &ex->tpl->names : NULL;
+}
+
+cf_err decode_names_restore(decode_exporter *ex, const flow_names *src)
+{
+    flow_names *t = names_table(ex);
+    if (!t)
+        return CF_ERR_NOMEM;
+    cf_err result = CF_OK;
+    for (size_t i = 0; i < src->n; i++) {
+        const flow_name *e = &src->e[i];
+        cf_err err = flow_names_set(t, (flow_name_kind)e->kind, e->key, e->name, e->desc);
+        if (err == CF_ERR_FULL) {
+            decode_stat_add(&ex->tpl_stats.refused_names, 1);
+            result = CF_ERR_FULL;
+        } else if (err == CF_ERR_NOMEM) {
+            return err;
+        }
+    }
+    return result;
 }

@@ -123,6 +123,8 @@ struct decode_tpl_state {
     size_t n_samplers, cap_samplers;
     tpl_pending *pending; /* oldest first */
     size_t pending_bytes;
+    flow_names names;     /* application and interface names (max set on first use) */
+    bool names_used;      /* names was initialised */
 };
 
 /* Where decoded records go while one message is processed. */
@@ -183,6 +185,10 @@ void tpl_sampler_set(decode_exporter *ex, uint8_t proto, uint32_t domain, int ha
  * id, or 0 when unknown (rule in decode.h). */
 uint32_t tpl_sampler_rate(const decode_exporter *ex, uint8_t proto, uint32_t domain, int has_id,
                           uint64_t id);
+
+/* Sets the names of (kind, key) from an options record (name / desc NULL:
+ * absent), bounded by max_names and counted (decode.h, "Names"). */
+void tpl_name_set(decode_exporter *ex, flow_name_kind kind, uint32_t key, const char *name, const char *desc);
 
 /* Sets the what-to-do code of every field of t, its min_len and
  * has_varlen, and (no varlen) its ops (template_record.c).  t must have

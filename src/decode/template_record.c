@@ -1,7 +1,7 @@
 /*
  * decode/template_record.c - NetFlow v9 / IPFIX data records through their
  * template into flow_record values (and options records into sampler
- * intervals and clocks).
+ * intervals, clocks and application / interface names).
  *
  * When a template is learned, tpl_compile() gives each field an action (what
  * to do with its value), chosen from the element id, enterprise number and
@@ -675,6 +675,95 @@ static void apply_options(const tpl_out *out, const tpl_msg_info *m, const rec_s
     }
 }
 
+/* The text of a names element, sanitised into buf; NULL when the template
+ * has no such element. */
+static const char *name_text(const uint8_t *p, size_t len, bool has, char *buf, size_t size)
+{
+    if (!has)
+        return NULL;
+    flow_names_sanitize(p, len, buf, size);
+    return buf;
+}
+
+/* One entry of kind: key known (has_key), strings (NULL: absent). */
+static void name_entry(decode_exporter *ex, flow_name_kind kind, bool has_key, uint32_t key, const char *name,
+                       const char *desc)
+{
+    if (!has_key || ((!name || !*name) && (!desc || !*desc))) {
+        decode_stat_add(&ex->tpl_stats.bad_names, 1);
+        return;
+    }
+    tpl_name_set(ex, kind, key, name, desc);
+}
+
+/* The names an options record carries (decode.h, "Names"): its fields are
+ * walked again from rec (the record's start) for the string elements; the
+ * keys come from s, as read_record() read them for the flows' app_id and
+ * interfaces. */
+static void apply_names(decode_exporter *ex, const tpl *t, cf_cursor rec, const rec_scratch *s)
+{
+    enum { APP_NAME, APP_DESC, IF_NAME, IF_DESC, N_STR };
+    const uint8_t *str[N_STR] = {0};
+    size_t str_len[N_STR] = {0};
+    bool has[N_STR] = {0}, scope_if = false;
+    uint64_t scope_if_v = 0;
+    for (size_t i = 0; i < t->n_fields; i++) {
+        const tpl_field *f = &t->fields[i];
+        size_t len;
+        cf_cursor v;
+        if (!tpl_field_len(f, &rec, &len) || !cf_sub(&rec, len, &v))
+            return; /* not reached: read_record() walked the same bytes */
+        if (f->pen)
+            continue;
+        if (t->proto == TPL_PROTO_V9 && i < t->n_scope) {
+            /* v9 scope type 2 is "Interface": its value is the ifIndex */
+            if (f->id == 2 && len >= 1 && len <= 8 && !scope_if) {
+                scope_if = true;
+                scope_if_v = read_uint(v.p, len);
+            }
+            continue;
+        }
+        int k = f->id == 96 ? APP_NAME : f->id == 94 ? APP_DESC : f->id == 82 ? IF_NAME : f->id == 83 ? IF_DESC : -1;
+        if (k < 0 || has[k])
+            continue;
+        has[k] = true;
+        str[k] = v.p;
+        str_len[k] = len;
+    }
+    if (!has[APP_NAME] && !has[APP_DESC] && !has[IF_NAME] && !has[IF_DESC])
+        return;
+    decode_stat_add(&ex->tpl_stats.names_records, 1);
+    char b[N_STR][FLOW_NAME_MAX_TEXT + 1];
+    const char *txt[N_STR];
+    for (int k = 0; k < N_STR; k++)
+        txt[k] = name_text(str[k], str_len[k], has[k], b[k], sizeof(b[k]));
+    if (has[APP_NAME] || has[APP_DESC])
+        name_entry(ex, FLOW_NAME_APP, s->seen[A_APP_ID], (uint32_t)s->u[A_APP_ID], txt[APP_NAME], txt[APP_DESC]);
+    if (has[IF_NAME] || has[IF_DESC]) {
+        bool has_key = s->seen[A_IN_IF] || s->seen[A_OUT_IF] || scope_if;
+        uint64_t key = s->seen[A_IN_IF] ? s->u[A_IN_IF] : s->seen[A_OUT_IF] ? s->u[A_OUT_IF] : scope_if_v;
+        name_entry(ex, FLOW_NAME_IF, has_key, (uint32_t)key, txt[IF_NAME], txt[IF_DESC]);
+    }
+}
+
+/* The records of an options data set (n of them, checked to tile p, len):
+ * sampler intervals, clocks and names.  Read field by field whatever the
+ * template, as options records are few; data records never come here. */
+static void options_set(const tpl_out *out, const tpl_msg_info *info, const tpl *t, const uint8_t *p, size_t len,
+                        size_t n)
+{
+    cf_cursor c = cf_cursor_make(p, len);
+    rec_scratch s;
+    memset(&s, 0, sizeof(s));
+    for (size_t i = 0; i < n; i++) {
+        cf_cursor start = c;
+        if (!read_record(out, t, &c, &s))
+            break; /* not reached: tpl_count_records walked the same bytes */
+        apply_options(out, info, &s);
+        apply_names(out->ex, t, start, &s);
+    }
+}
+
 cf_err tpl_decode_set(const tpl_out *out, const tpl_msg_info *info, const tpl *t,
                       const uint8_t *p, size_t len, size_t *n_records)
 {
@@ -682,6 +771,12 @@ cf_err tpl_decode_set(const tpl_out *out, const tpl_msg_info *info, const tpl *t
     if (!tpl_count_records(t, p, len, &n)) {
         decode_stat_add(&out->ex->tpl_stats.bad_data_sets, 1);
         return CF_ERR_MALFORMED;
+    }
+    if (t->options) {
+        options_set(out, info, t, p, len, n);
+        if (n_records)
+            *n_records = n;
+        return CF_OK;
     }
     cf_cursor c = cf_cursor_make(p, len);
     rec_scratch s;
@@ -696,10 +791,6 @@ cf_err tpl_decode_set(const tpl_out *out, const tpl_msg_info *info, const tpl *t
             read_fixed(t, p + (size_t)i * t->min_len, &s);
         else if (!read_record(out, t, &c, &s))
             break; /* not reached: tpl_count_records walked the same bytes */
-        if (t->options) {
-            apply_options(out, info, &s);
-            continue;
-        }
         if (reuse && i > 0)
             reuse_record(&rec);
         else

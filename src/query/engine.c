@@ -532,6 +532,7 @@ static cf_err plan(run *r, const query_options *o, char *msg, size_t msg_len)
                                     msg_len);
     if (err)
         return err;
+    query_printer_load_names(&r->printer, o->paths, o->n_paths, r->errout);
     if (r->listing)
         r->mask |= r->printer.fields | B(SRC_ADDR);
     return CF_OK;
@@ -894,6 +895,7 @@ out:
         free(r.outs);
     }
     store_segments_free(r.segs, r.n_segs);
+    query_printer_free(&r.printer);
     query_filter_free(r.filter);
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.cv);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "query/names.h"
 #include "store/store.h"
 
 /* ---- fmt: tags ---------------------------------------------------------- */
@@ -12,6 +13,12 @@ typedef enum tag_kind {
     T_TS, T_TE, T_TD, T_TSR, T_TER, T_PR, T_SA, T_DA, T_SAP, T_DAP, T_SP, T_DP, T_PKT, T_BYT, T_FL,
     T_FLG, T_TOS, T_BPS, T_PPS, T_BPP, T_IN, T_OUT, T_SAS, T_DAS, T_NH, T_NHB, T_RA, T_SMK, T_DMK,
     T_SVLN, T_DVLN, T_ISMC, T_ODMC, T_ENG, T_FWD, T_DIR, T_SN, T_DN, T_TFS,
+    /* nfdump tags added with the names (issue 3) */
+    T_STOS, T_DTOS, T_IPKT, T_IBYT, T_OPKT, T_OBYT, T_IDMC, T_OSMC, T_MPLSN, T_MPLS, T_NSA, T_NDA,
+    T_NSP, T_NDP, T_NSAP, T_NDAP, T_EVT, T_TR, T_TRR, T_IT, T_IC, T_NFV, T_NBID, T_NBNAM,
+    T_INAM, T_ONAM,
+    /* cloudflow tags */
+    T_INN, T_OUTN, T_IND, T_OUTD, T_APPN, T_APPD, T_SAMP,
 } tag_kind;
 
 typedef struct tag_def {
@@ -24,6 +31,7 @@ typedef struct tag_def {
 
 #define B(x) STORE_FIELD_BIT(FLOW_FIELD_##x)
 #define TIMES (B(FIRST) | B(LAST))
+#define MPLS_BITS (((UINT64_C(1) << 10) - 1) << FLOW_FIELD_MPLS1)
 static const tag_def tags[] = {
     {"tsr", T_TSR, "Date first seen (raw)    ", 14, B(FIRST)},
     {"ter", T_TER, "Date last seen (raw)     ", 14, B(LAST)},
@@ -64,12 +72,64 @@ static const tag_def tags[] = {
     {"dir", T_DIR, "Dir", 3, B(DIRECTION)},
     {"sn", T_SN, "        Src Network", 19, B(SRC_ADDR) | B(SRC_MASK)},
     {"dn", T_DN, "        Dst Network", 19, B(DST_ADDR) | B(DST_MASK)},
+    {"stos", T_STOS, "STos", 4, B(TOS)},
+    {"dtos", T_DTOS, "DTos", 4, 0},
+    {"ipkt", T_IPKT, "  In Pkt", 8, B(PACKETS)},
+    {"ibyt", T_IBYT, " In Byte", 8, B(BYTES)},
+    {"opkt", T_OPKT, " Out Pkt", 8, 0},
+    {"obyt", T_OBYT, "Out Byte", 8, 0},
+    {"idmc", T_IDMC, "  In dst MAC Addr", 17, B(DST_MAC)},
+    {"osmc", T_OSMC, " Out src MAC Addr", 17, 0},
+    {"mpls1", T_MPLSN, " MPLS lbl 1 ", 12, B(MPLS1)},
+    {"mpls2", T_MPLSN, " MPLS lbl 2 ", 12, B(MPLS1) << 1},
+    {"mpls3", T_MPLSN, " MPLS lbl 3 ", 12, B(MPLS1) << 2},
+    {"mpls4", T_MPLSN, " MPLS lbl 4 ", 12, B(MPLS1) << 3},
+    {"mpls5", T_MPLSN, " MPLS lbl 5 ", 12, B(MPLS1) << 4},
+    {"mpls6", T_MPLSN, " MPLS lbl 6 ", 12, B(MPLS1) << 5},
+    {"mpls7", T_MPLSN, " MPLS lbl 7 ", 12, B(MPLS1) << 6},
+    {"mpls8", T_MPLSN, " MPLS lbl 8 ", 12, B(MPLS1) << 7},
+    {"mpls9", T_MPLSN, " MPLS lbl 9 ", 12, B(MPLS1) << 8},
+    {"mpls10", T_MPLSN, " MPLS lbl 10", 12, B(MPLS1) << 9},
+    {"mpls", T_MPLS, "                                               MPLS labels 1-10                      "
+                     "                                             ", 130, MPLS_BITS},
+    {"nsa", T_NSA, "   X-late Src IP", 16, B(NAT_SRC_ADDR)},
+    {"xsa", T_NSA, "   X-late Src IP", 16, B(NAT_SRC_ADDR)},
+    {"nda", T_NDA, "   X-late Dst IP", 16, B(NAT_DST_ADDR)},
+    {"xda", T_NDA, "   X-late Dst IP", 16, B(NAT_DST_ADDR)},
+    {"nsp", T_NSP, "XsPort", 6, B(NAT_SRC_PORT)},
+    {"xsp", T_NSP, "XsPort", 6, B(NAT_SRC_PORT)},
+    {"ndp", T_NDP, "XdPort", 6, B(NAT_DST_PORT)},
+    {"xdp", T_NDP, "XdPort", 6, B(NAT_DST_PORT)},
+    {"nsap", T_NSAP, "X-Src IP Addr:Port", 16, B(NAT_SRC_ADDR) | B(NAT_SRC_PORT)},
+    {"xsap", T_NSAP, "X-Src IP Addr:Port", 16, B(NAT_SRC_ADDR) | B(NAT_SRC_PORT)},
+    {"ndap", T_NDAP, "X-Dst IP Addr:Port", 16, B(NAT_DST_ADDR) | B(NAT_DST_PORT)},
+    {"xdap", T_NDAP, "X-Dst IP Addr:Port", 16, B(NAT_DST_ADDR) | B(NAT_DST_PORT)},
+    {"evt", T_EVT, " Event", 7, B(FW_EVENT)},
+    {"nevt", T_EVT, " Event", 7, B(FW_EVENT)},
+    {"tr", T_TR, "Date flow received     ", 23, B(RECEIVED) | B(LAST)},
+    {"trr", T_TRR, "Date flow received (raw)  ", 14, B(RECEIVED) | B(LAST)},
+    {"it", T_IT, "ICMP-T", 6, B(ICMP_TYPE)},
+    {"ic", T_IC, "ICMP-C", 6, B(ICMP_CODE)},
+    {"nfv", T_NFV, "Ver", 3, B(EXPORTER_PROTO) | B(FW_EVENT)},
+    {"nbid", T_NBID, "nbar ID", 5, B(APP_ID)},
+    {"nbnam", T_NBNAM, "nbar name", 9, B(APP_ID) | B(EXPORTER)},
+    {"inam", T_INAM, " Input interface name", 21, B(IN_IF) | B(EXPORTER)},
+    {"onam", T_ONAM, "Output interface name", 21, B(OUT_IF) | B(EXPORTER)},
+    {"inn", T_INN, "In interface    ", 16, B(IN_IF) | B(EXPORTER)},
+    {"outn", T_OUTN, "Out interface   ", 16, B(OUT_IF) | B(EXPORTER)},
+    {"ind", T_IND, "In interface description", 0, B(IN_IF) | B(EXPORTER)},
+    {"outd", T_OUTD, "Out interface description", 0, B(OUT_IF) | B(EXPORTER)},
+    {"appn", T_APPN, "Application     ", 16, B(APP_ID) | B(EXPORTER)},
+    {"appd", T_APPD, "Application description", 0, B(APP_ID) | B(EXPORTER)},
+    {"samp", T_SAMP, "Sampling", 8, B(SAMPLING)},
 };
 #define N_TAGS (sizeof(tags) / sizeof(tags[0]))
 
 static const char *const fmt_line = "%ts %td %pr %sap -> %dap %pkt %byt %fl";
 static const char *const fmt_long = "%ts %td %pr %sap -> %dap %flg %tos %pkt %byt %fl";
 static const char *const fmt_extended = "%ts %td %pr %sap -> %dap %flg %tos %pkt %byt %pps %bps %bpp %fl";
+/* appended to long and extended when names are known for the data read */
+static const char *const fmt_names = " %inn %outn %appn";
 
 #define ALL_RECORD_FIELDS                                                                                \
     (TIMES | B(SRC_ADDR) | B(DST_ADDR) | B(SRC_PORT) | B(DST_PORT) | B(PROTO) | B(TCP_FLAGS) | B(TOS) | \
@@ -78,7 +138,6 @@ static const char *const fmt_extended = "%ts %td %pr %sap -> %dap %flg %tos %pkt
      B(DIRECTION) | B(EXPORTER) | B(ENGINE_TYPE) | B(ENGINE_ID) | B(FWD_STATUS) | B(ICMP_TYPE) |         \
      B(ICMP_CODE) | B(SAMPLING) | B(OBS_DOMAIN) | MPLS_BITS | B(NAT_SRC_ADDR) | B(NAT_DST_ADDR) |            \
      B(NAT_SRC_PORT) | B(NAT_DST_PORT) | B(FW_EVENT) | B(APP_ID) | B(RECEIVED))
-#define MPLS_BITS (((UINT64_C(1) << 10) - 1) << FLOW_FIELD_MPLS1)
 
 static cf_err compile_fmt(query_printer *p, const char *fmt, char *err, size_t len)
 {
@@ -108,6 +167,7 @@ static cf_err compile_fmt(query_printer *p, const char *fmt, char *err, size_t l
             }
             it->tag = (int)k;
             p->fields |= tags[k].fields;
+            p->want_names |= tags[k].kind >= T_NBNAM && tags[k].kind <= T_APPD;
             s += 1 + strlen(tags[k].name);
         } else {
             const char *e = strchr(s, '%');
@@ -132,18 +192,51 @@ cf_err query_printer_init(query_printer *p, query_format format, const char *fmt
     p->quiet = quiet;
     switch (format) {
     case QUERY_OUT_LINE: return compile_fmt(p, fmt ? fmt : fmt_line, err, len);
-    case QUERY_OUT_LONG: return compile_fmt(p, fmt_long, err, len);
-    case QUERY_OUT_EXTENDED: return compile_fmt(p, fmt_extended, err, len);
+    case QUERY_OUT_LONG:
+        p->want_names = true;
+        return compile_fmt(p, fmt_long, err, len);
+    case QUERY_OUT_EXTENDED:
+        p->want_names = true;
+        return compile_fmt(p, fmt_extended, err, len);
     case QUERY_OUT_FMT: return compile_fmt(p, fmt ? fmt : fmt_line, err, len);
     case QUERY_OUT_CSV:
+        p->fields = ALL_RECORD_FIELDS;
+        return CF_OK;
     case QUERY_OUT_JSON:
     case QUERY_OUT_NDJSON:
         p->fields = ALL_RECORD_FIELDS;
+        p->want_names = true;
         return CF_OK;
     case QUERY_OUT_NULL: return CF_OK;
     }
     snprintf(err, len, "unknown output format");
     return CF_ERR_USAGE;
+}
+
+void query_printer_load_names(query_printer *p, const char *const *paths, size_t n, FILE *errout)
+{
+    if (!p->want_names || p->names)
+        return;
+    if (query_names_load(paths, n, errout, &p->names) != CF_OK) {
+        fprintf(errout, "cloudflow query: out of memory reading the names files; names not shown\n");
+        return;
+    }
+    if (!p->names)
+        return;
+    p->fields |= B(EXPORTER) | B(IN_IF) | B(OUT_IF) | B(APP_ID);
+    if (p->format == QUERY_OUT_LONG || p->format == QUERY_OUT_EXTENDED) {
+        /* the names known for the data read: three more columns */
+        char fmt[512], err[64];
+        snprintf(fmt, sizeof(fmt), "%s%s", p->format == QUERY_OUT_LONG ? fmt_long : fmt_extended, fmt_names);
+        p->n_items = 0;
+        (void)compile_fmt(p, fmt, err, sizeof(err));
+    }
+}
+
+void query_printer_free(query_printer *p)
+{
+    query_names_free(p->names);
+    p->names = NULL;
 }
 
 void query_agg_format(const query_agg_key *keys, size_t n, char *out, size_t len)
@@ -240,6 +333,153 @@ static void put_raw_time(query_buf *b, uint64_t ms)
     query_buf_put(b, t, 4);
 }
 
+/* nfdump's label-exp-bos text of one MPLS entry, "%8u-%1u-%1u". */
+static void put_mpls(query_buf *b, uint32_t e)
+{
+    char t[32];
+    size_t n = query_fmt_u64(e >> 4, t);
+    t[n++] = '-';
+    n += query_fmt_u64((e >> 1) & 7, t + n);
+    t[n++] = '-';
+    n += query_fmt_u64(e & 1, t + n);
+    query_buf_pad_left(b, t, n, 12);
+}
+
+/* nfdump's NAT "address:port" (port left-aligned in 5). */
+static void put_nat_addr_port(const query_printer *p, query_buf *b, const uint8_t *a, uint16_t port)
+{
+    put_addr(p, b, a, addr_width(p));
+    query_buf_putc(b, flow_addr_is_v4(a) ? ':' : '.');
+    char t[8];
+    size_t n = query_fmt_u64(port, t);
+    query_buf_pad_right(b, t, n, 5);
+}
+
+/* nfdump 1.7.1's %evt text of a firewall event (values 0, 1, 2, 5 checked
+ * against nfdump; 1 prints "ADD" there). */
+static const char *event_text(uint8_t e)
+{
+    static const char *const names[] = {"INVALID", "ADD", "DELETE", "DENIED", "ALERT", "UPDATE"};
+    return e < sizeof(names) / sizeof(names[0]) ? names[e] : "UNKNOW";
+}
+
+/* The names entry of r's exporter, or NULL; *any: the exporter has names
+ * of that kind at all. */
+static const flow_name *name_of(const query_printer *p, const flow_record *r, flow_name_kind kind, uint32_t key,
+                                bool *any)
+{
+    const flow_names *t = query_names_of(p->names, r->exporter);
+    if (any)
+        *any = kind == FLOW_NAME_IF ? query_names_has_if(t) : t && t->n && t->e[0].kind == FLOW_NAME_APP;
+    return t ? flow_names_find(t, kind, key) : NULL;
+}
+
+/* An interface's name, else its description. */
+static const char *if_text(const flow_name *e) { return e && *e->name ? e->name : e ? e->desc : NULL; }
+
+/* nfdump's %inam / %onam: nothing when the exporter named no interface,
+ * else " name" or " <ingress not found>" (its text for both directions). */
+static void put_nfdump_ifname(const query_printer *p, query_buf *b, const flow_record *r, uint32_t ifindex)
+{
+    bool any;
+    const char *t = if_text(name_of(p, r, FLOW_NAME_IF, ifindex, &any));
+    if (!any)
+        return;
+    query_buf_putc(b, ' ');
+    query_buf_puts(b, t ? t : "<ingress not found>");
+}
+
+/* A cloudflow name column: text or "-", padded to width (0: not padded). */
+static void put_text(query_buf *b, const char *t, int width)
+{
+    if (!t || !*t)
+        t = "-";
+    size_t n = strlen(t);
+    if (width)
+        query_buf_pad_right(b, t, n, width);
+    else
+        query_buf_put(b, t, n);
+}
+
+/* The tags beyond nfdump's first set (issue 3): MPLS, NAT, events,
+ * received time, ICMP, version, application and interface names. */
+static void put_tag_more(const query_printer *p, query_buf *b, const tag_def *d, const flow_record *r)
+{
+    char t[64];
+    const flow_name *e;
+    switch (d->kind) {
+    case T_STOS: query_buf_u64(b, r->tos, 4); break;
+    case T_DTOS: query_buf_u64(b, 0, 4); break;
+    case T_IPKT: put_num(p, b, r->packets, 8); break;
+    case T_IBYT: put_num(p, b, r->bytes, 8); break;
+    case T_OPKT: case T_OBYT: put_num(p, b, 0, 8); break;
+    case T_IDMC: query_buf_put(b, t, query_fmt_mac(r->dst_mac, t)); break;
+    case T_OSMC: query_buf_put(b, t, query_fmt_mac(0, t)); break;
+    case T_MPLSN: put_mpls(b, r->mpls[(d->name[4] - '1') + (d->name[5] ? 9 : 0)]); break;
+    case T_MPLS:
+        for (int i = 0; i < 10; i++) {
+            put_mpls(b, r->mpls[i]);
+            query_buf_putc(b, ' ');
+        }
+        break;
+    case T_NSA: put_addr(p, b, r->nat_src_addr, addr_width(p)); break;
+    case T_NDA: put_addr(p, b, r->nat_dst_addr, addr_width(p)); break;
+    case T_NSP: query_buf_u64(b, r->nat_src_port, 6); break;
+    case T_NDP: query_buf_u64(b, r->nat_dst_port, 6); break;
+    case T_NSAP: put_nat_addr_port(p, b, r->nat_src_addr, r->nat_src_port); break;
+    case T_NDAP: put_nat_addr_port(p, b, r->nat_dst_addr, r->nat_dst_port); break;
+    case T_EVT: query_buf_pad_left(b, event_text(r->fw_event), strlen(event_text(r->fw_event)), 7); break;
+    case T_TR: query_buf_time_ms(b, r->received_ms ? r->received_ms : r->last_ms); break;
+    case T_TRR: put_raw_time(b, r->received_ms ? r->received_ms : r->last_ms); break;
+    case T_IT: query_buf_u64(b, r->icmp_type, 6); break;
+    case T_IC: query_buf_u64(b, r->icmp_code, 6); break;
+    case T_NFV: {
+        unsigned v = r->exporter_proto == FLOW_PROTO_NETFLOW5 ? 5 : r->exporter_proto == FLOW_PROTO_NETFLOW9 ? 9
+                   : r->exporter_proto == FLOW_PROTO_IPFIX ? 10 : 5;
+        const char *kind = r->exporter_proto == FLOW_PROTO_SFLOW5 ? "Sv" : r->fw_event ? "EVT" : "Nv";
+        int n = snprintf(t, sizeof(t), "%s%u", kind, v);
+        query_buf_put(b, t, (size_t)n);
+        break;
+    }
+    case T_NBID: {
+        int n = snprintf(t, sizeof(t), "%2u..%u", r->app_id >> 24, r->app_id & 0xffffffu);
+        query_buf_put(b, t, (size_t)n);
+        break;
+    }
+    case T_NBNAM:
+        if ((e = name_of(p, r, FLOW_NAME_APP, r->app_id, NULL)) != NULL) {
+            query_buf_puts(b, e->name);
+            query_buf_putc(b, '/');
+            query_buf_puts(b, e->desc);
+        } else {
+            query_buf_puts(b, "<no info>");
+        }
+        break;
+    case T_INAM: put_nfdump_ifname(p, b, r, r->in_if); break;
+    case T_ONAM: put_nfdump_ifname(p, b, r, r->out_if); break;
+    case T_INN: put_text(b, if_text(name_of(p, r, FLOW_NAME_IF, r->in_if, NULL)), d->width); break;
+    case T_OUTN: put_text(b, if_text(name_of(p, r, FLOW_NAME_IF, r->out_if, NULL)), d->width); break;
+    case T_IND:
+        e = name_of(p, r, FLOW_NAME_IF, r->in_if, NULL);
+        put_text(b, e ? e->desc : NULL, 0);
+        break;
+    case T_OUTD:
+        e = name_of(p, r, FLOW_NAME_IF, r->out_if, NULL);
+        put_text(b, e ? e->desc : NULL, 0);
+        break;
+    case T_APPN:
+        e = name_of(p, r, FLOW_NAME_APP, r->app_id, NULL);
+        put_text(b, e ? e->name : NULL, d->width);
+        break;
+    case T_APPD:
+        e = name_of(p, r, FLOW_NAME_APP, r->app_id, NULL);
+        put_text(b, e ? e->desc : NULL, 0);
+        break;
+    case T_SAMP: query_buf_u64(b, r->sampling, 8); break;
+    default: break;
+    }
+}
+
 static void put_tag(const query_printer *p, query_buf *b, const tag_def *d, const flow_record *r,
                     uint64_t flows)
 {
@@ -292,17 +532,18 @@ static void put_tag(const query_printer *p, query_buf *b, const tag_def *d, cons
     case T_DIR: query_buf_puts(b, r->direction ? "  E" : "  I"); break;
     case T_SN: put_net(p, b, r->src_addr, r->src_mask); break;
     case T_DN: put_net(p, b, r->dst_addr, r->dst_mask); break;
+    default: put_tag_more(p, b, d, r); break;
     }
 }
 
 static void put_tag_header(const query_printer *p, query_buf *b, const tag_def *d)
 {
     switch (d->kind) {
-    case T_SAP: case T_DAP:
+    case T_SAP: case T_DAP: case T_NSAP: case T_NDAP:
         query_buf_pad_left(b, d->header, strlen(d->header), addr_width(p) + 5);
         query_buf_putc(b, ' ');
         break;
-    case T_SA: case T_DA: case T_NH: case T_NHB: case T_RA:
+    case T_SA: case T_DA: case T_NH: case T_NHB: case T_RA: case T_NSA: case T_NDA:
         query_buf_pad_left(b, d->header, strlen(d->header), addr_width(p));
         break;
     default: query_buf_puts(b, d->header); break;
@@ -471,7 +712,43 @@ static void json_net(query_buf *b, bool nd, const char *key, const uint8_t *a, u
     json_s(b, nd, key, t, query_fmt_addr(m, t));
 }
 
-static void json_record(query_buf *b, const flow_record *r, bool nd)
+/* A JSON string of sanitised name text (printable ASCII): '"' and '\\'
+ * escaped. */
+static void json_text(query_buf *b, bool nd, const char *key, const char *v)
+{
+    json_key(b, nd, key);
+    query_buf_putc(b, '"');
+    for (const char *c = v; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            query_buf_putc(b, '\\');
+        query_buf_putc(b, *c);
+    }
+    query_buf_putc(b, '"');
+    json_sep(b, nd);
+}
+
+/* The names of r's interfaces and application, when its exporter announced them. */
+static void json_names(query_buf *b, bool nd, const query_names *names, const flow_record *r)
+{
+    const flow_names *t = query_names_of(names, r->exporter);
+    if (!t)
+        return;
+    static const char *const keys[2][2] = {{"in_ifname", "in_ifdesc"}, {"out_ifname", "out_ifdesc"}};
+    for (int dir = 0; dir < 2; dir++) {
+        const flow_name *e = flow_names_find(t, FLOW_NAME_IF, dir ? r->out_if : r->in_if);
+        if (e && *e->name)
+            json_text(b, nd, keys[dir][0], e->name);
+        if (e && *e->desc)
+            json_text(b, nd, keys[dir][1], e->desc);
+    }
+    const flow_name *e = flow_names_find(t, FLOW_NAME_APP, r->app_id);
+    if (e && *e->name)
+        json_text(b, nd, "app_name", e->name);
+    if (e && *e->desc)
+        json_text(b, nd, "app_desc", e->desc);
+}
+
+static void json_record(query_buf *b, const flow_record *r, bool nd, const query_names *names)
 {
     char t[64];
     query_buf_put(b, nd ? "{" : "{\n", nd ? 1 : 2);
@@ -539,6 +816,8 @@ static void json_record(query_buf *b, const flow_record *r, bool nd)
         json_u(b, nd, "app_engine", r->app_id >> 24);
         json_u(b, nd, "app_selector", r->app_id & 0xffffff);
     }
+    if (names)
+        json_names(b, nd, names, r);
     json_addr(b, nd, "ip4_router", "ip6_router", r->exporter);
     json_key(b, nd, "label");
     query_buf_puts(b, nd ? "\"<none>\"}\n" : "\"<none>\"\n}");
@@ -581,9 +860,9 @@ void query_printer_record(const query_printer *p, query_buf *b, const flow_recor
     case QUERY_OUT_CSV: csv_record(b, r); return;
     case QUERY_OUT_JSON:
         query_buf_put(b, ",\n", 2); /* the engine drops the separator of the first record */
-        json_record(b, r, false);
+        json_record(b, r, false, p->names);
         return;
-    case QUERY_OUT_NDJSON: json_record(b, r, true); return;
+    case QUERY_OUT_NDJSON: json_record(b, r, true, p->names); return;
     case QUERY_OUT_NULL: return;
     default: break;
     }

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "flow/flow.h"
 #include "query/qbuf.h"
@@ -24,6 +25,8 @@ typedef struct query_fmt_item {
     size_t lit_len;
 } query_fmt_item;
 
+struct query_names;
+
 typedef struct query_printer {
     query_format format;
     bool plain;          /* -N */
@@ -33,6 +36,8 @@ typedef struct query_printer {
     query_fmt_item items[QUERY_FMT_MAX_ITEMS];
     char text[1024];     /* copy of the format string */
     uint64_t fields;     /* STORE_FIELD_BIT mask of the fields the format prints */
+    bool want_names;     /* the format prints names (long, extended, json, ndjson, name tags) */
+    struct query_names *names; /* owned; names files of the data read, NULL when none */
 } query_printer;
 
 /* Compiles the printer for format (fmt: the format string for
@@ -40,6 +45,15 @@ typedef struct query_printer {
  * message in err (len bytes). */
 cf_err query_printer_init(query_printer *p, query_format format, const char *fmt, bool plain, bool long_v6,
                           bool quiet, char *err, size_t len);
+
+/* Reads the names files of paths (query/names.h) when the format prints
+ * names; with names found, long and extended get the columns %inn %outn
+ * %appn and the fields they need are added to p->fields.  Problems are
+ * reported on errout and never fail: names are then not shown. */
+void query_printer_load_names(query_printer *p, const char *const *paths, size_t n, FILE *errout);
+
+/* Frees what query_printer_load_names() loaded. */
+void query_printer_free(query_printer *p);
 
 /* The fmt: string nfdump uses for an -A listing of these keys. */
 void query_agg_format(const query_agg_key *keys, size_t n, char *out, size_t len);
