@@ -393,8 +393,6 @@ void query_count_agg(worker *w, const void *const *cols, size_t n_sel)
     add_rows(w, &w->agg, kl, w->keep, cols, n_sel);
 }
 
-/* Class of a protocol in the -I lines: tcp, udp, icmp (v4 and v6), other. */
-static int proto_class(uint8_t p) { return p == 6 ? 0 : p == 17 ? 1 : (p == 1 || p == 58) ? 2 : 3; }
 
 void query_count_totals(worker *w, query_totals *t, const void *const *cols, size_t n_sel)
 {
@@ -411,7 +409,7 @@ void query_count_totals(worker *w, query_totals *t, const void *const *cols, siz
         if (ls[i] > hi)
             hi = ls[i];
         if (w->r->o->info) {
-            int k = proto_class(pr[i]);
+            int k = query_proto_class(pr[i]);
             t->by_proto[k][0]++;
             t->by_proto[k][1] += pk[i];
             t->by_proto[k][2] += by[i];
@@ -436,7 +434,7 @@ void query_count_block_totals(worker *w, query_totals *t, const void *const *col
         const uint8_t *pr = cols[FLOW_FIELD_PROTO];
         uint64_t cnt[4][3] = {{0}};
         for (size_t i = 0; i < n; i++) {
-            int k = proto_class(pr[i]);
+            int k = query_proto_class(pr[i]);
             cnt[k][0]++;
             cnt[k][1] += pk[i];
             cnt[k][2] += by[i];

@@ -11,6 +11,7 @@
 
 #include "core/timeutil.h"
 #include "query/scan.h"
+#include "query/series.h"
 
 #define B(x) STORE_FIELD_BIT(FLOW_FIELD_##x)
 
@@ -365,6 +366,11 @@ static cf_err scan_segment(worker *w, size_t s, bool owner)
             query_count_totals(w, tot, cols, n_sel);
         if (r->n_tables && owner)
             query_count_stats(w, cols, n_sel);
+        if (r->series) {
+            err = query_count_series(w, cols, n_sel, &bi);
+            if (err)
+                goto out;
+        }
         if (r->o->aggregate)
             query_count_agg(w, cols, n_sel);
         if (r->listing) {
@@ -518,8 +524,22 @@ static cf_err plan(run *r, const query_options *o, char *msg, size_t msg_len)
         if (width_of(query_agg_field_id[r->agg[k].field]) != 16 || r->agg[k].field == QUERY_AGG_SRCNET ||
             r->agg[k].field == QUERY_AGG_DSTNET)
             r->agg_compact = false;
-    r->listing = !o->info && o->n_stats == 0 && !o->aggregate && o->format != QUERY_OUT_NULL;
-    r->totals_only = !r->listing && o->n_stats == 0 && !o->aggregate && !o->limit;
+    r->series = o->interval_ms > 0;
+    if (r->series) {
+        if (o->n_stats || o->aggregate || o->limit || o->info) {
+            snprintf(msg, msg_len, "--interval prints a time series: it does not combine with -s, -A, -a, -c or -I");
+            return CF_ERR_USAGE;
+        }
+        if (o->from_ms > 0 && o->to_ms < UINT64_MAX && o->to_ms > o->from_ms &&
+            (o->to_ms - 1) / o->interval_ms - o->from_ms / o->interval_ms >= QUERY_SERIES_MAX_BINS) {
+            snprintf(msg, msg_len, "the time window holds more than %u bins: give a longer --interval",
+                     QUERY_SERIES_MAX_BINS);
+            return CF_ERR_USAGE;
+        }
+        r->mask |= B(PROTO);
+    }
+    r->listing = !r->series && !o->info && o->n_stats == 0 && !o->aggregate && o->format != QUERY_OUT_NULL;
+    r->totals_only = !r->series && !r->listing && o->n_stats == 0 && !o->aggregate && !o->limit;
     char fmt[512];
     const char *fmt_text = o->format == QUERY_OUT_FMT ? o->fmt : NULL;
     query_format format = o->format;
@@ -631,6 +651,7 @@ static void worker_free(worker *w)
     free(w->rows);
     free(w->idx);
     free(w->sel);
+    free(w->bins);
 }
 
 /* Runs the scan over r->segs with n workers; merges into w[0]. */
@@ -794,7 +815,31 @@ static void fill_result(query_result *res, const worker *w0, size_t n_segs, uint
     res->n_segments = n_segs;
 }
 
-cf_err query_run(const query_options *o, FILE *out, FILE *errout, query_result *res)
+/* The time series of a finished scan: collected into *series (the caller's,
+ * or a local one printed to out when series is NULL). */
+static cf_err finish_series(run *r, worker *w, unsigned n_workers, FILE *out, FILE *errout, query_series *series,
+                            uint64_t bytes_read, double wall)
+{
+    query_series local;
+    query_series *s = series ? series : &local;
+    cf_err err = query_series_collect(r, w, n_workers, s);
+    if (err == CF_ERR_RANGE) {
+        fprintf(errout, "cloudflow query: the time series would have more than %u bins: give a longer --interval "
+                        "or a -t window\n", QUERY_SERIES_MAX_BINS);
+        return CF_ERR_USAGE;
+    }
+    if (err || series)
+        return err;
+    err = query_series_print(s, r->o, out);
+    const query_format f = r->o->format;
+    if (!err && !r->o->quiet && f != QUERY_OUT_CSV && f != QUERY_OUT_JSON && f != QUERY_OUT_NDJSON)
+        query_report_summary(out, r->o, &w[0].tot, bytes_read, wall);
+    query_series_free(s);
+    return err;
+}
+
+/* query_run() and query_series_run(): series NULL prints to out. */
+static cf_err execute(const query_options *o, FILE *out, FILE *errout, query_result *res, query_series *series)
 {
     uint64_t t0 = cf_time_mono_ns();
     double c0 = cpu_seconds();
@@ -858,8 +903,20 @@ cf_err query_run(const query_options *o, FILE *out, FILE *errout, query_result *
         query_buf_free(&b);
     }
     err = scan_all(&r, w, n_workers, out, &any);
+    if (err == CF_ERR_RANGE && r.series) {
+        fprintf(errout, "cloudflow query: the time series would have more than %u bins: give a longer --interval "
+                        "or a -t window\n", QUERY_SERIES_MAX_BINS);
+        err = CF_ERR_USAGE;
+    }
     if (err)
         goto out;
+    if (r.series) {
+        err = finish_series(&r, w, n_workers, out, errout, series, bytes_read,
+                            (double)(cf_time_mono_ns() - t0) / 1e9);
+        if (!err && w[0].tot.corrupt)
+            err = CF_ERR_CORRUPT;
+        goto out;
+    }
     for (size_t t = 0; t < r.n_tables; t++)
         untracked += w[0].tables[t].untracked + w[0].tables4[t].untracked;
     for (unsigned i = 0; i < (r.partitioned ? n_workers : 1); i++)
@@ -897,5 +954,28 @@ out:
     query_filter_free(r.filter);
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.cv);
+    return err;
+}
+
+cf_err query_run(const query_options *o, FILE *out, FILE *errout, query_result *res)
+{
+    return execute(o, out, errout, res, NULL);
+}
+
+cf_err query_series_run(const query_options *o, query_series *out, FILE *errout, query_result *res)
+{
+    if (!o->interval_ms) {
+        fprintf(errout, "cloudflow query: the time series needs an interval\n");
+        if (res)
+            memset(res, 0, sizeof(*res));
+        return CF_ERR_USAGE;
+    }
+    query_series s;
+    memset(&s, 0, sizeof(s));
+    cf_err err = execute(o, NULL, errout, res, &s);
+    if (err == CF_OK || err == CF_ERR_CORRUPT)
+        *out = s;
+    else
+        query_series_free(&s);
     return err;
 }

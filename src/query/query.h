@@ -144,6 +144,9 @@ typedef struct query_options {
     uint64_t max_keys;         /* keys per aggregation table (0 = QUERY_DEFAULT_MAX_KEYS) */
     uint64_t pass_rows;        /* -A with a top N: rows per worker and pass before the data is read in
                                   several passes (0 = QUERY_DEFAULT_PASS_ROWS); bounds the memory */
+    uint64_t interval_ms;      /* --interval: print a time series in bins of this width instead of records
+                                  (query/series.h); 0: no time series */
+    bool spread;               /* --spread: share a flow's packets and bytes over the bins of [first, last] */
 } query_options;
 
 /* Sets the defaults: everything zero/false, format line, window all,

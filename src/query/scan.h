@@ -19,6 +19,7 @@
 #include "query/engine.h"
 #include "query/filter.h"
 #include "query/output.h"
+#include "query/series.h"
 #include "store/store.h"
 
 /* Bytes of formatted text handed from a worker to the writer at once. */
@@ -61,6 +62,7 @@ typedef struct run {
     bool agg_compact;       /* -A keys are one or two address fields: IPv4 rows use 32-bit
                                addresses in one 64-bit key (worker.agg4) */
     query_agg_key agg[QUERY_MAX_AGG_KEYS];
+    bool series;            /* --interval: count into the workers' time bins (series.c), nothing else */
     /* guarded by mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -100,7 +102,13 @@ typedef struct worker {
     uint64_t *k64;          /* compact keys of the selected rows (query_itable) */
     uint32_t *rows;         /* scratch: row numbers of the rows add_rows_i keeps */
     size_t key_cap;         /* bytes per key in keys: max(16, -A key length) */
+    query_bin *bins;      /* --interval: bins bin_lo .. bin_lo + n_bins - 1 (bin number = ms / interval) */
+    uint64_t bin_lo;
+    size_t n_bins;
 } worker;
+
+/* Class of a protocol in the -I lines and the time series: tcp, udp, icmp (v4 and v6), other. */
+static inline int query_proto_class(uint8_t p) { return p == 6 ? 0 : p == 17 ? 1 : (p == 1 || p == 58) ? 2 : 3; }
 
 /* ---- columns ---------------------------------------------------------------- */
 
@@ -133,6 +141,12 @@ void query_count_stats(worker *w, const void *const *cols, size_t n_sel);
 void query_count_agg(worker *w, const void *const *cols, size_t n_sel);
 /* Totals of a block whose every row matches; cols: packets, bytes, proto (-I). */
 void query_count_block_totals(worker *w, query_totals *t, const void *const *cols, const store_block_info *bi);
+
+/* --interval (series.c): counts the selected rows of a block into w's bins;
+ * CF_ERR_RANGE when the bins would exceed QUERY_SERIES_MAX_BINS, CF_ERR_NOMEM. */
+cf_err query_count_series(worker *w, const void *const *cols, size_t n_sel, const store_block_info *bi);
+/* After the scan: the bins of the n workers w into out (the range of series.h). */
+cf_err query_series_collect(const run *r, const worker *w, unsigned n, query_series *out);
 
 /* After the scan: moves the direct -s arrays into the tables (CF_ERR_NOMEM). */
 cf_err query_flush_direct(worker *w);
