@@ -22,7 +22,7 @@ static void usage(FILE *out)
             "  -t FROM[-TO]   time window (2024/01/01.02:00:00 or ISO 8601); flows inside it\n"
             "  -f FILE        read the filter from FILE\n"
             "  -o FORMAT      line (default), long, extended, csv, json, ndjson, null, fmt:...\n"
-            "  -s ELEM[/ORDER]  top-N statistics of an element (several -s allowed)\n"
+            "  -s ELEM[/ORDER]  top-N statistics of an element (several -s allowed); record: top N aggregated flows\n"
             "  -A FIELDS      aggregate by fields (srcip,dstip,srcip4/24,proto,...); -a: 5-tuple\n"
             "  -O ORDER       order listed/aggregated flows: flows packets bytes pps bps bpp tstart tend\n"
             "  -n N           rows of statistics and ordered listings (default 10 for -s; 0: all)\n"

@@ -71,8 +71,12 @@ static bool agg_key_build(const run *r, const void *const *cols, size_t i, uint8
 /* Turns an -A key back into the fields of a record. */
 static void agg_key_decode(const run *r, const uint8_t *key, flow_record *rec)
 {
+    bool has_src = false, has_dst = false;
     for (size_t k = 0; k < r->n_agg; k++) {
         const query_agg_key *ak = &r->agg[k];
+        flow_field_id id = query_agg_field_id[ak->field];
+        has_src = has_src || id == FLOW_FIELD_SRC_ADDR;
+        has_dst = has_dst || id == FLOW_FIELD_DST_ADDR;
         const flow_field *f = flow_field_by_id(query_agg_field_id[ak->field]);
         memcpy((uint8_t *)rec + f->offset, key, f->width);
         if (ak->field == QUERY_AGG_SRCNET)
@@ -80,6 +84,14 @@ static void agg_key_decode(const run *r, const uint8_t *key, flow_record *rec)
         else if (ak->field == QUERY_AGG_DSTNET)
             rec->dst_mask = key[16];
         key += query_agg_part_len(ak);
+    }
+    /* an address that is not a key prints as nfdump prints it: 0.0.0.0:port for an IPv4 record */
+    const uint8_t *known = has_src ? rec->src_addr : has_dst ? rec->dst_addr : NULL;
+    if (!known || flow_addr_is_v4(known)) {
+        if (!has_src)
+            flow_addr_from_v4(rec->src_addr, 0);
+        if (!has_dst)
+            flow_addr_from_v4(rec->dst_addr, 0);
     }
     rec->family = flow_addr_is_v4(rec->src_addr) ? 4 : 6;
 }
@@ -466,8 +478,8 @@ void query_count_block_totals(worker *w, query_totals *t, const void *const *col
 cf_err query_save_pass_top(worker *w)
 {
     const run *r = w->r;
-    query_order order = r->o->order == QUERY_ORDER_NONE ? QUERY_ORDER_TSTART : r->o->order;
-    size_t k = query_top_count(r->o, false), kl = r->agg_key_len, *i16 = NULL, *i4 = NULL, n16 = 0, n4 = 0;
+    query_order order = r->n_rec ? r->rec_order[0] : r->o->order == QUERY_ORDER_NONE ? QUERY_ORDER_TSTART : r->o->order;
+    size_t k = query_top_count(r->o, r->n_rec > 0), kl = r->agg_key_len, *i16 = NULL, *i4 = NULL, n16 = 0, n4 = 0;
     cf_err err = query_table_top(&w->agg, order, k, &i16, &n16);
     if (!err && w->agg4.slots)
         err = query_itable_top(&w->agg4, order, k, &i4, &n4);
@@ -610,14 +622,12 @@ static cf_err top_multi(const run *r, const worker *w, query_order order, size_t
 }
 
 /* Prints the aggregated records (-a / -A). */
-cf_err query_print_aggregated(run *r, const worker *w, FILE *out)
+cf_err query_print_aggregated(run *r, const worker *w, query_order order, size_t k, FILE *out)
 {
-    const query_options *o = r->o;
-    query_order order = o->order == QUERY_ORDER_NONE ? QUERY_ORDER_TSTART : o->order;
     pick *top = NULL;
     size_t n_top = 0;
     uint8_t *arena = NULL;
-    cf_err err = top_multi(r, w, order, query_top_count(o, false), &top, &n_top, &arena);
+    cf_err err = top_multi(r, w, order, k, &top, &n_top, &arena);
     if (err)
         return err;
     query_buf b = {0};

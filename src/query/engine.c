@@ -43,6 +43,7 @@ static const query_elem_def elem_defs[QUERY_EL_COUNT_] = {
     [QUERY_EL_SRCMAC] = {"srcmac", "Src Mac", FLOW_FIELD_SRC_MAC, 0, true, false},
     [QUERY_EL_DSTMAC] = {"dstmac", "Dst Mac", FLOW_FIELD_DST_MAC, 0, true, false},
     [QUERY_EL_EXPORTER] = {"exporter", "Exporter IP", FLOW_FIELD_EXPORTER, 0, false, true},
+    [QUERY_EL_RECORD] = {"record", "flows", 0, 0, false, false}, /* not a table: see effective_options */
 };
 
 const query_elem_def *query_elem_get(query_elem e)
@@ -543,7 +544,7 @@ static cf_err plan(run *r, const query_options *o, char *msg, size_t msg_len)
     char fmt[512];
     const char *fmt_text = o->format == QUERY_OUT_FMT ? o->fmt : NULL;
     query_format format = o->format;
-    if (o->aggregate && o->n_agg && (format == QUERY_OUT_LINE)) {
+    if (o->aggregate && o->n_agg && format == QUERY_OUT_LINE && !r->n_rec) { /* -s record keeps -o's format */
         query_agg_format(o->agg, o->n_agg, fmt, sizeof(fmt));
         fmt_text = fmt;
         format = QUERY_OUT_FMT;
@@ -745,9 +746,10 @@ static cf_err list_segments(const query_options *o, store_segment **segs, size_t
 /* How many passes a partitioned -A makes: 1, or more for a top N (-n) of
  * data large enough that one pass would hold more than pass_rows rows per
  * worker (a bound on the distinct keys).  At most 8. */
-static unsigned agg_passes(const query_options *o, unsigned n_workers, uint64_t bytes_read)
+static unsigned agg_passes(const run *r, const query_options *o, unsigned n_workers, uint64_t bytes_read)
 {
-    if (!o->aggregate || o->limit || query_top_count(o, false) == 0)
+    /* the passes keep the top N of one order: not for several -s record orders */
+    if (!o->aggregate || o->limit || query_top_count(o, r->n_rec > 0) == 0 || r->n_rec > 1)
         return 1;
     /* QUERY_DEFAULT_PASS_ROWS: a worker's compact table then stays within 8 M slots (384 MB) */
     uint64_t pass_rows = o->pass_rows ? o->pass_rows : QUERY_DEFAULT_PASS_ROWS;
@@ -766,6 +768,15 @@ static cf_err report(run *r, worker *w0, FILE *out, bool any, uint64_t bytes_rea
         query_report_info(out, &w0->tot);
         return CF_OK;
     }
+    for (size_t i = 0; i < r->n_rec && !err; i++) { /* nfdump prints them before the element tables */
+        if (!o->quiet && r->printer.format != QUERY_OUT_CSV && r->printer.format != QUERY_OUT_JSON &&
+            r->printer.format != QUERY_OUT_NDJSON)
+            fprintf(out, "Top %zu flows ordered by %s:\n", query_top_count(o, true),
+                    query_order_name(r->rec_order[i]));
+        err = query_print_aggregated(r, w0, r->rec_order[i], query_top_count(o, true), out);
+    }
+    if (err)
+        return err;
     for (size_t i = 0; i < o->n_stats; i++) {
         size_t t;
         for (t = 0; t < r->n_tables; t++)
@@ -779,8 +790,9 @@ static cf_err report(run *r, worker *w0, FILE *out, bool any, uint64_t bytes_rea
         query_report_stat(out, o, o->stat_elem[i], o->stat_order[i], rows, n_rows, &w0->tot);
         free(rows);
     }
-    if (o->aggregate && !o->n_stats && r->printer.format != QUERY_OUT_NULL)
-        err = query_print_aggregated(r, w0, out);
+    if (o->aggregate && !o->n_stats && !r->n_rec && r->printer.format != QUERY_OUT_NULL)
+        err = query_print_aggregated(r, w0, o->order == QUERY_ORDER_NONE ? QUERY_ORDER_TSTART : o->order,
+                                     query_top_count(o, false), out);
     if (r->listing) {
         query_buf b = {0};
         query_printer_footer(&r->printer, &b, any);
@@ -838,6 +850,36 @@ static cf_err finish_series(run *r, worker *w, unsigned n_workers, FILE *out, FI
     return err;
 }
 
+/* The options the scan works with: -s record/ORDER is taken out of the -s
+ * list into r->rec_order and turns aggregation on (the 5-tuple of -a unless
+ * -A gives keys), as nfdump's "aggregated netflow records". */
+static void effective_options(const query_options *o, query_options *eff, run *r)
+{
+    *eff = *o;
+    eff->n_stats = 0;
+    for (size_t i = 0; i < o->n_stats; i++) {
+        if (o->stat_elem[i] == QUERY_EL_RECORD) {
+            bool seen = false;
+            for (size_t j = 0; j < r->n_rec; j++)
+                seen = seen || r->rec_order[j] == o->stat_order[i];
+            if (!seen)
+                r->rec_order[r->n_rec++] = o->stat_order[i];
+            continue;
+        }
+        eff->stat_elem[eff->n_stats] = o->stat_elem[i];
+        eff->stat_order[eff->n_stats++] = o->stat_order[i];
+    }
+    if (r->n_rec)
+        eff->aggregate = true;
+    /* nfdump prints each order once, flows before packets before bytes ... */
+    for (size_t i = 1; i < r->n_rec; i++)
+        for (size_t j = i; j > 0 && r->rec_order[j] < r->rec_order[j - 1]; j--) {
+            query_order t = r->rec_order[j];
+            r->rec_order[j] = r->rec_order[j - 1];
+            r->rec_order[j - 1] = t;
+        }
+}
+
 /* query_run() and query_series_run(): series NULL prints to out. */
 static cf_err execute(const query_options *o, FILE *out, FILE *errout, query_result *res, query_series *series)
 {
@@ -845,6 +887,9 @@ static cf_err execute(const query_options *o, FILE *out, FILE *errout, query_res
     double c0 = cpu_seconds();
     run r;
     memset(&r, 0, sizeof(r));
+    query_options eff;
+    effective_options(o, &eff, &r);
+    o = &eff;
     r.o = o;
     r.errout = errout;
     worker *w = NULL;
@@ -886,7 +931,7 @@ static cf_err execute(const query_options *o, FILE *out, FILE *errout, query_res
         goto out;
     }
     r.n_workers = n_workers;
-    r.agg_passes = agg_passes(o, n_workers, bytes_read);
+    r.agg_passes = agg_passes(&r, o, n_workers, bytes_read);
     r.n_parts = n_workers * r.agg_passes;
     r.partitioned = o->aggregate && (n_workers > 1 || r.agg_passes > 1) && !o->limit;
     for (unsigned i = 0; i < n_workers && !err; i++) {

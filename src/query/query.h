@@ -78,6 +78,7 @@ typedef enum query_elem {
     QUERY_EL_TOS, QUERY_EL_FLAGS,
     QUERY_EL_NHIP, QUERY_EL_NHBIP, QUERY_EL_ROUTER,
     QUERY_EL_SRCMAC, QUERY_EL_DSTMAC, QUERY_EL_EXPORTER,
+    QUERY_EL_RECORD,  /* nfdump's "record": the top N aggregated flows (the 5-tuple of -a, or -A's keys) */
     QUERY_EL_COUNT_ /* number of elements */
 } query_elem;
 

@@ -62,6 +62,8 @@ typedef struct run {
     bool agg_compact;       /* -A keys are one or two address fields: IPv4 rows use 32-bit
                                addresses in one 64-bit key (worker.agg4) */
     query_agg_key agg[QUERY_MAX_AGG_KEYS];
+    size_t n_rec;           /* -s record/ORDER tables (taken out of the -s list, counted by the -A table) */
+    query_order rec_order[QUERY_MAX_STATS];
     bool series;            /* --interval: count into the workers' time bins (series.c), nothing else */
     /* guarded by mu */
     pthread_mutex_t mu;
@@ -154,7 +156,7 @@ cf_err query_flush_direct(worker *w);
 cf_err query_save_pass_top(worker *w);
 /* The top k rows (0: all) of -s table t of w in report order; *out malloc'ed. */
 cf_err query_stat_rows(const worker *w, size_t t, query_order order, size_t k, query_row **out, size_t *n_out);
-/* Prints the aggregated records (-a / -A) of the workers w. */
-cf_err query_print_aggregated(run *r, const worker *w, FILE *out);
+/* Prints the top k (0: all) aggregated records (-a / -A, -s record) of the workers w by order. */
+cf_err query_print_aggregated(run *r, const worker *w, query_order order, size_t k, FILE *out);
 
 #endif
