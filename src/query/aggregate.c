@@ -304,6 +304,115 @@ cf_err query_stat_rows(const worker *w, size_t t, query_order order, size_t k, q
     return CF_OK;
 }
 
+/* Index of -s element e among the run's tables. */
+static size_t table_of(const run *r, query_elem e)
+{
+    size_t t = 0;
+    while (t < r->n_tables && r->table_elem[t] != e)
+        t++;
+    return t;
+}
+
+static bool order_additive(query_order o)
+{
+    return o == QUERY_ORDER_FLOWS || o == QUERY_ORDER_PACKETS || o == QUERY_ORDER_BYTES;
+}
+
+cf_err query_worker_topk(worker *w)
+{
+    const run *r = w->r;
+    const query_options *o = r->o;
+    cf_err err = query_flush_direct(w);
+    size_t k = query_top_count(o, true);
+    if (err || !k)
+        return err;
+    for (size_t i = 0; i < o->n_stats; i++) {
+        if (!order_additive(o->stat_order[i]))
+            continue;
+        err = query_stat_rows(w, table_of(r, o->stat_elem[i]), o->stat_order[i], QUERY_TOPK_ROWS(k), &w->topk[i],
+                              &w->n_topk[i]);
+        if (err)
+            return err;
+    }
+    w->topk_done = true;
+    return CF_OK;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return memcmp(((const query_row *)a)->key, ((const query_row *)b)->key, 16);
+}
+
+/* Adds w's counters of the key of row x (of table t) to x->c. */
+static void add_worker_counts(const worker *w, size_t t, bool is_addr, query_row *x)
+{
+    const query_counts *c;
+    if (is_addr && addr_is_v4(x->key))
+        c = w->tables4[t].slots ? query_itable_find(&w->tables4[t], addr_u32(x->key)) : NULL;
+    else
+        c = query_table_find(&w->tables[t], x->key);
+    if (!c)
+        return;
+    if (x->c.flows == 0 || c->first < x->c.first)
+        x->c.first = c->first;
+    if (c->last > x->c.last)
+        x->c.last = c->last;
+    x->c.flows += c->flows;
+    x->c.packets += c->packets;
+    x->c.bytes += c->bytes;
+}
+
+/* Threshold merge (Fagin's TA): every key of the n lists is summed exactly
+ * over the workers; a key in no list is worth at most the sum over the
+ * incomplete lists of their last value, so the top k are proven when the
+ * k-th row is worth more than that (ties would need the key order: no). */
+cf_err query_stat_rows_topk(const worker *w, unsigned n, size_t i, size_t t, query_order order, size_t k,
+                            query_row **out, size_t *n_out, bool *exact)
+{
+    *exact = false;
+    size_t total = 0, K = QUERY_TOPK_ROWS(k);
+    uint64_t bound = 0;
+    for (unsigned j = 0; j < n; j++) {
+        if (!w[j].topk_done || !w[j].topk[i])
+            return CF_OK;
+        total += w[j].n_topk[i];
+        bool complete = w[j].tables[t].n + w[j].tables4[t].n <= K;
+        if (!complete)
+            bound += w[j].topk[i][w[j].n_topk[i] - 1].v;
+    }
+    query_row *rows = malloc((total + 1) * sizeof(*rows));
+    if (!rows)
+        return CF_ERR_NOMEM;
+    size_t m = 0;
+    for (unsigned j = 0; j < n; j++)
+        for (size_t x = 0; x < w[j].n_topk[i]; x++)
+            rows[m++] = w[j].topk[i][x];
+    qsort(rows, m, sizeof(*rows), key_cmp);
+    bool is_addr = query_elem_get(w->r->table_elem[t])->is_addr;
+    size_t u = 0;
+    for (size_t x = 0; x < m; x++) {
+        if (u && memcmp(rows[u - 1].key, rows[x].key, 16) == 0)
+            continue;
+        memmove(rows[u].key, rows[x].key, 16);
+        memset(&rows[u].c, 0, sizeof(rows[u].c));
+        for (unsigned j = 0; j < n; j++)
+            add_worker_counts(&w[j], t, is_addr, &rows[u]);
+        rows[u].v = query_order_value(&rows[u].c, order);
+        u++;
+    }
+    bool asc = false;
+    qsort_r(rows, u, sizeof(*rows), row_cmp, &asc);
+    size_t shown = u < k ? u : k;
+    if (bound == 0 || (shown == k && rows[k - 1].v > bound)) {
+        *exact = true;
+        *out = rows;
+        *n_out = shown;
+        return CF_OK;
+    }
+    free(rows);
+    return CF_OK;
+}
+
 /* Moves the direct counters of every -s table into the hash tables. */
 cf_err query_flush_direct(worker *w)
 {

@@ -447,7 +447,18 @@ static void *worker_main(void *arg)
             r->stop = true;
             pthread_cond_broadcast(&r->cv);
             pthread_mutex_unlock(&r->mu);
-            break;
+            return NULL;
+        }
+    }
+    /* several workers: each picks its own top rows in parallel, so that the
+     * report rarely has to merge whole tables (query_stat_rows_topk) */
+    if (r->n_workers > 1 && r->n_tables && !r->stop) {
+        cf_err err = query_worker_topk(w);
+        if (err) {
+            pthread_mutex_lock(&r->mu);
+            if (!r->fatal)
+                r->fatal = err;
+            pthread_mutex_unlock(&r->mu);
         }
     }
     return NULL;
@@ -653,6 +664,8 @@ static void worker_free(worker *w)
     free(w->idx);
     free(w->sel);
     free(w->bins);
+    for (size_t i = 0; i < QUERY_MAX_STATS; i++)
+        free(w->topk[i]);
 }
 
 /* Runs the scan over r->segs with n workers; merges into w[0]. */
@@ -683,12 +696,7 @@ static cf_err scan_all(run *r, worker *w, unsigned n, FILE *out, bool *any)
     for (unsigned i = 0; i < started && !err; i++)
         err = query_flush_direct(&w[i]);
     for (unsigned i = 1; i < started && !err; i++) {
-        query_totals_merge(&w[0].tot, &w[i].tot);
-        for (size_t t = 0; t < r->n_tables && !err; t++) {
-            err = query_table_merge(&w[0].tables[t], &w[i].tables[t]);
-            if (w[0].tables4[t].slots)
-                query_itable_merge(&w[0].tables4[t], &w[i].tables4[t]);
-        }
+        query_totals_merge(&w[0].tot, &w[i].tot); /* the -s tables are merged by the report, when needed */
         if (r->o->aggregate && !r->partitioned && !err) {
             err = query_table_merge(&w[0].agg, &w[i].agg);
             if (r->agg_compact)
@@ -758,10 +766,43 @@ static unsigned agg_passes(const run *r, const query_options *o, unsigned n_work
     return p < 1 ? 1 : p > 8 ? 8 : (unsigned)p;
 }
 
+/* Merges -s table t of every worker into worker 0's (once). */
+static cf_err merge_stat_table(run *r, worker *w, unsigned n, size_t t)
+{
+    cf_err err = CF_OK;
+    for (unsigned i = 1; i < n && !r->stat_merged[t] && !err; i++) {
+        err = query_table_merge(&w[0].tables[t], &w[i].tables[t]);
+        if (w[0].tables4[t].slots)
+            query_itable_merge(&w[0].tables4[t], &w[i].tables4[t]);
+    }
+    if (!err)
+        r->stat_merged[t] = true;
+    return err;
+}
+
+/* The rows of -s number i: from the workers' top lists when they prove the
+ * result, else from the merged tables. */
+static cf_err stat_rows(run *r, worker *w, unsigned n, size_t i, size_t t, query_row **rows, size_t *n_rows)
+{
+    const query_options *o = r->o;
+    size_t k = query_top_count(o, true);
+    bool exact = false;
+    cf_err err = CF_OK;
+    if (n > 1 && !r->stat_merged[t])
+        err = query_stat_rows_topk(w, n, i, t, o->stat_order[i], k, rows, n_rows, &exact);
+    if (err || exact)
+        return err;
+    err = merge_stat_table(r, w, n, t);
+    if (!err)
+        err = query_stat_rows(&w[0], t, o->stat_order[i], k, rows, n_rows);
+    return err;
+}
+
 static double cpu_seconds(void) { return (double)clock() / CLOCKS_PER_SEC; }
 
-static cf_err report(run *r, worker *w0, FILE *out, bool any, uint64_t bytes_read, double wall)
+static cf_err report(run *r, worker *w, unsigned n_workers, FILE *out, bool any, uint64_t bytes_read, double wall)
 {
+    worker *w0 = &w[0];
     const query_options *o = r->o;
     cf_err err = CF_OK;
     if (o->info) {
@@ -784,7 +825,7 @@ static cf_err report(run *r, worker *w0, FILE *out, bool any, uint64_t bytes_rea
                 break;
         query_row *rows = NULL;
         size_t n_rows = 0;
-        err = query_stat_rows(w0, t, o->stat_order[i], query_top_count(o, true), &rows, &n_rows);
+        err = stat_rows(r, w, n_workers, i, t, &rows, &n_rows);
         if (err)
             return err;
         query_report_stat(out, o, o->stat_elem[i], o->stat_order[i], rows, n_rows, &w0->tot);
@@ -962,13 +1003,14 @@ static cf_err execute(const query_options *o, FILE *out, FILE *errout, query_res
             err = CF_ERR_CORRUPT;
         goto out;
     }
-    for (size_t t = 0; t < r.n_tables; t++)
-        untracked += w[0].tables[t].untracked + w[0].tables4[t].untracked;
     for (unsigned i = 0; i < (r.partitioned ? n_workers : 1); i++)
         untracked += w[i].agg.untracked + w[i].agg4.untracked;
     double wall = (double)(cf_time_mono_ns() - t0) / 1e9;
     (void)c0;
-    err = report(&r, &w[0], out, any, bytes_read, wall);
+    err = report(&r, w, n_workers, out, any, bytes_read, wall);
+    for (size_t t = 0; t < r.n_tables; t++) /* a merged table holds the untracked flows of every worker */
+        for (unsigned i = 0; i < (r.stat_merged[t] ? 1 : n_workers); i++)
+            untracked += w[i].tables[t].untracked + w[i].tables4[t].untracked;
     if (err)
         goto out;
     if (untracked) {

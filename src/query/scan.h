@@ -62,6 +62,7 @@ typedef struct run {
     bool agg_compact;       /* -A keys are one or two address fields: IPv4 rows use 32-bit
                                addresses in one 64-bit key (worker.agg4) */
     query_agg_key agg[QUERY_MAX_AGG_KEYS];
+    bool stat_merged[QUERY_MAX_STATS]; /* -s table t of every worker merged into worker 0's */
     size_t n_rec;           /* -s record/ORDER tables (taken out of the -s list, counted by the -A table) */
     query_order rec_order[QUERY_MAX_STATS];
     bool series;            /* --interval: count into the workers' time bins (series.c), nothing else */
@@ -104,6 +105,10 @@ typedef struct worker {
     uint64_t *k64;          /* compact keys of the selected rows (query_itable) */
     uint32_t *rows;         /* scratch: row numbers of the rows add_rows_i keeps */
     size_t key_cap;         /* bytes per key in keys: max(16, -A key length) */
+    query_row *topk[QUERY_MAX_STATS]; /* -s i by flows/packets/bytes on several workers: this worker's
+                                         top QUERY_TOPK_ROWS(n) rows, made at the end of its scan */
+    size_t n_topk[QUERY_MAX_STATS];
+    bool topk_done;
     query_bin *bins;      /* --interval: bins bin_lo .. bin_lo + n_bins - 1 (bin number = ms / interval) */
     uint64_t bin_lo;
     size_t n_bins;
@@ -149,6 +154,19 @@ void query_count_block_totals(worker *w, query_totals *t, const void *const *col
 cf_err query_count_series(worker *w, const void *const *cols, size_t n_sel, const store_block_info *bi);
 /* After the scan: the bins of the n workers w into out (the range of series.h). */
 cf_err query_series_collect(const run *r, const worker *w, unsigned n, query_series *out);
+
+/* Rows each worker keeps of a -s table for the threshold merge (k: rows printed). */
+#define QUERY_TOPK_ROWS(k) ((k) * 16 < 1024 ? 1024 : (k) * 16)
+/* At the end of a worker's scan (several workers, not -A partitioned): its
+ * direct arrays into its tables, then its top rows of every -s table ordered
+ * by flows, packets or bytes (w->topk). */
+cf_err query_worker_topk(worker *w);
+/* The top k rows of -s number i (table t) over the n workers from their
+ * w->topk lists, with each row's exact counters summed over the workers.
+ * *exact false (nothing allocated) when the lists cannot prove the result:
+ * a key outside every list could still rank (the caller merges the tables). */
+cf_err query_stat_rows_topk(const worker *w, unsigned n, size_t i, size_t t, query_order order, size_t k,
+                            query_row **out, size_t *n_out, bool *exact);
 
 /* After the scan: moves the direct -s arrays into the tables (CF_ERR_NOMEM). */
 cf_err query_flush_direct(worker *w);
