@@ -457,6 +457,13 @@ void query_count_stats(worker *w, const void *const *cols, size_t n_sel)
     }
 }
 
+/* Partition (0 .. n_parts-1) of a key of hash h: its upper 32 bits scaled
+ * (a multiply, not a division per row). */
+static inline unsigned key_part(uint64_t h, unsigned n_parts)
+{
+    return (unsigned)(((h >> 32) * n_parts) >> 32);
+}
+
 /* The IPv4 mask of -A element k as a 32-bit mask. */
 static uint32_t agg_v4_mask(const query_agg_key *k)
 {
@@ -483,7 +490,7 @@ static size_t count_agg_compact(worker *w, const void *const *cols, size_t n_sel
         w->k64[j] = k;
         w->hash[j] = query_ihash(k);
         n_other += !v4;
-        w->keep[j] = v4 && (!r->partitioned || (unsigned)((w->hash[j] >> 40) % r->n_parts) == w->part);
+        w->keep[j] = v4 && (!r->partitioned || key_part(w->hash[j], r->n_parts) == w->part);
     }
     add_rows_i(w, &w->agg4, w->k64, w->keep, cols, n_sel);
     return n_other;
@@ -508,7 +515,7 @@ void query_count_agg(worker *w, const void *const *cols, size_t n_sel)
         bool k = agg_key_build(r, cols, w->idx[j], key);
         w->hash[j] = query_hash(key, kl);
         if (r->partitioned)
-            k = k && (unsigned)((w->hash[j] >> 40) % r->n_parts) == w->part;
+            k = k && key_part(w->hash[j], r->n_parts) == w->part;
         w->keep[j] = k;
     }
     add_rows(w, &w->agg, kl, w->keep, cols, n_sel);
