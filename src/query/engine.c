@@ -733,7 +733,8 @@ static cf_err list_segments(const query_options *o, store_segment **segs, size_t
             return CF_ERR_NOMEM;
         }
         all = m;
-        memcpy(all + n_all, s, n * sizeof(*s));
+        if (n) /* s is NULL when no segment is listed */
+            memcpy(all + n_all, s, n * sizeof(*s));
         n_all += n;
         free(s); /* the paths now belong to all */
     }
