@@ -200,7 +200,8 @@ cf_err query_table_top(const query_table *t, query_order order, size_t n, size_t
  * the entry (key and counters, 48 bytes), so a lookup costs one cache miss
  * instead of two (index slot, then entry) and keys need no hashing of 16 or
  * 32 bytes.  A slot is empty while its flows counter is 0.  At most 3/4 full;
- * it doubles (rehash) beyond that.  Memory: 64 to 128 bytes per key.
+ * it doubles (rehash) beyond that, in place once the slots take 4 MB or more
+ * (mremap).  Memory: 64 to 128 bytes per key.
  *
  * The caller chooses the key encoding; key order (integer order) must be the
  * order the report wants for ties (big-endian addresses compare as bytes).
