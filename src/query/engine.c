@@ -1024,7 +1024,8 @@ static cf_err execute(const query_options *o, FILE *out, FILE *errout, query_res
         err = CF_ERR_CORRUPT;
     }
 out:
-    fflush(out);
+    if (out) /* NULL for query_series_run() */
+        fflush(out);
     fill_result(res, w, r.n_segs, bytes_read, untracked);
     if (w)
         for (unsigned i = 0; i < n_workers; i++)
