@@ -22,7 +22,7 @@ static void usage(FILE *out)
             "  -t FROM[-TO]   time window (2024/01/01.02:00:00 or ISO 8601); flows inside it\n"
             "  -f FILE        read the filter from FILE\n"
             "  -o FORMAT      line (default), long, extended, csv, json, ndjson, null, fmt:...\n"
-            "  -s ELEM[/ORDER]  top-N statistics of an element (several -s allowed)\n"
+            "  -s ELEM[/ORDER]  top-N statistics of an element (several -s allowed); record: top N aggregated flows\n"
             "  -A FIELDS      aggregate by fields (srcip,dstip,srcip4/24,proto,...); -a: 5-tuple\n"
             "  -O ORDER       order listed/aggregated flows: flows packets bytes pps bps bpp tstart tend\n"
             "  -n N           rows of statistics and ordered listings (default 10 for -s; 0: all)\n"
@@ -34,6 +34,9 @@ static void usage(FILE *out)
             "  -T N           worker threads (default: online CPUs)\n"
             "  --max-keys N   keys per statistics table (default 33554432)\n"
             "  --pass-rows N  -A top N: rows per thread and pass over the data (default 8388608)\n"
+            "  --interval DUR time series instead of records: flows, packets, bytes per bin of DUR\n"
+            "                 (300, 5m, 1h, 1d; UTC-aligned), total and per protocol; -o csv/json\n"
+            "  --spread       with --interval: share each flow's packets and bytes over [first, last]\n"
             "docs/QUERY.md describes every option and the output formats.\n");
 }
 
@@ -194,6 +197,14 @@ static int handle_opt(int c, char *arg, cli_state *st)
         else
             o->max_keys = v;
         return 0;
+    case 'i':
+        if (cf_duration_parse(arg, &v) != CF_OK || v > UINT64_MAX / 1000) {
+            fprintf(stderr, "cloudflow query: bad interval '%s' (300, 5m, 1h, 1d)\n", arg);
+            return -1;
+        }
+        o->interval_ms = v * 1000;
+        return 0;
+    case 'S': o->spread = true; return 0;
     case 'I': o->info = true; return 0;
     case 'q': o->quiet = true; return 0;
     case 'N': o->plain_numbers = true; return 0;
@@ -226,6 +237,8 @@ int cmd_query(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"max-keys", required_argument, NULL, 'K'},
         {"pass-rows", required_argument, NULL, 'P'},
+        {"interval", required_argument, NULL, 'i'},
+        {"spread", no_argument, NULL, 'S'},
         {NULL, 0, NULL, 0},
     };
     cli_state st;
@@ -261,6 +274,10 @@ int cmd_query(int argc, char **argv)
             rc = CF_EXIT_FAIL;
             goto out;
         }
+    }
+    if (st.o.spread && !st.o.interval_ms) {
+        fprintf(stderr, "cloudflow query: --spread needs --interval\n");
+        goto out;
     }
     st.o.filter = st.filter_args ? st.filter_args : st.filter_file_text;
     /* The scan allocates and frees block-sized buffers on every worker thread;

@@ -260,9 +260,10 @@ void query_itable_free(query_itable *t)
     memset(t, 0, sizeof(*t));
 }
 
-static bool itable_grow(query_itable *t)
+/* Rehashes every entry of t's slots into a fresh array of n_slots. */
+static bool itable_rehash_fresh(query_itable *t, size_t n_slots)
 {
-    size_t n_slots = t->n_slots * 2, mask = n_slots - 1;
+    size_t mask = n_slots - 1;
     query_ient *slots = big_calloc(n_slots, sizeof(*slots));
     if (!slots)
         return false;
@@ -279,6 +280,61 @@ static bool itable_grow(query_itable *t)
     t->slots = slots;
     t->n_slots = n_slots;
     return true;
+}
+
+/*
+ * After the slot array was doubled in place (old_n slots of entries, then
+ * old_n empty ones), moves every entry to its place for the new mask.  The
+ * walk starts after an empty slot so that each cluster is taken from its
+ * start: an entry whose new home is its old one lands at or before its old
+ * slot, on a path of slots already walked (never emptied again); the others
+ * go to the new half.  A probe running off the end of the array would wrap
+ * into slots not yet walked: then the entry is put back and false returned
+ * (every entry is still in the array; the caller rehashes into a fresh one).
+ */
+static bool itable_rehash_in_place(query_itable *t, size_t old_n)
+{
+    query_ient *s = t->slots;
+    size_t n2 = t->n_slots, mask = n2 - 1, start = 0;
+    while (start < old_n && s[start].c.flows)
+        start++;
+    if (start == old_n)
+        return false;
+    for (size_t step = 1; step < old_n; step++) {
+        size_t i = (start + step) & (old_n - 1);
+        if (!s[i].c.flows)
+            continue;
+        query_ient e = s[i];
+        memset(&s[i], 0, sizeof(s[i]));
+        size_t j = (size_t)query_ihash(e.key) & mask;
+        while (s[j].c.flows) {
+            if (++j == n2) {
+                s[i] = e;
+                return false;
+            }
+        }
+        s[j] = e;
+    }
+    return true;
+}
+
+/* Doubles the slots.  Big arrays grow in place (mremap: the pages already
+ * touched are kept, only the new half is fresh memory), small ones by a
+ * fresh array. */
+static bool itable_grow(query_itable *t)
+{
+    size_t old_n = t->n_slots, old_len = old_n * sizeof(*t->slots);
+    if (old_len < BIG_ALLOC)
+        return itable_rehash_fresh(t, old_n * 2);
+    void *p = mremap(t->slots, old_len, 2 * old_len, MREMAP_MAYMOVE);
+    if (p == MAP_FAILED)
+        return itable_rehash_fresh(t, old_n * 2);
+    madvise((uint8_t *)p + old_len, old_len, MADV_POPULATE_WRITE); /* as MAP_POPULATE; a failure only costs faults */
+    t->slots = p;
+    t->n_slots = 2 * old_n;
+    if (itable_rehash_in_place(t, old_n))
+        return true;
+    return itable_rehash_fresh(t, t->n_slots);
 }
 
 query_counts *query_itable_insert(query_itable *t, uint64_t key, uint64_t h)

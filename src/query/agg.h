@@ -140,6 +140,21 @@ static inline query_counts *query_table_get(query_table *t, const void *key, uin
     return query_table_insert(t, key, h);
 }
 
+/* The counters of key, or NULL when the table does not hold it. */
+static inline const query_counts *query_table_find(const query_table *t, const void *key)
+{
+    uint64_t h = query_hash(key, t->key_len);
+    size_t mask = t->n_slots - 1;
+    uint32_t h32 = (uint32_t)(h >> 32);
+    for (size_t j = (size_t)h & mask;; j = (j + 1) & mask) {
+        query_slot s = t->slots[j];
+        if (!s.idx)
+            return NULL;
+        if (s.h32 == h32 && query_key_eq(query_table_key(t, s.idx - 1), key, t->key_len))
+            return query_table_counts(t, s.idx - 1);
+    }
+}
+
 /* Adds one flow to key (hash h). */
 static inline void query_table_add_h(query_table *t, const void *key, uint64_t h, uint64_t packets,
                                      uint64_t bytes, uint64_t first, uint64_t last)
@@ -185,7 +200,8 @@ cf_err query_table_top(const query_table *t, query_order order, size_t n, size_t
  * the entry (key and counters, 48 bytes), so a lookup costs one cache miss
  * instead of two (index slot, then entry) and keys need no hashing of 16 or
  * 32 bytes.  A slot is empty while its flows counter is 0.  At most 3/4 full;
- * it doubles (rehash) beyond that.  Memory: 64 to 128 bytes per key.
+ * it doubles (rehash) beyond that, in place once the slots take 4 MB or more
+ * (mremap).  Memory: 64 to 128 bytes per key.
  *
  * The caller chooses the key encoding; key order (integer order) must be the
  * order the report wants for ties (big-endian addresses compare as bytes).
@@ -246,6 +262,19 @@ static inline void query_itable_add(query_itable *t, uint64_t key, uint64_t h, u
     c->flows++;
     c->packets += packets;
     c->bytes += bytes;
+}
+
+/* The counters of key, or NULL when the table does not hold it. */
+static inline const query_counts *query_itable_find(const query_itable *t, uint64_t key)
+{
+    size_t mask = t->n_slots - 1;
+    for (size_t j = (size_t)query_ihash(key) & mask;; j = (j + 1) & mask) {
+        const query_ient *e = &t->slots[j];
+        if (!e->c.flows)
+            return NULL;
+        if (e->key == key)
+            return &e->c;
+    }
 }
 
 /* Adds counters c to key (merging tables); false when there is no room

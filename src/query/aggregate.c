@@ -71,8 +71,12 @@ static bool agg_key_build(const run *r, const void *const *cols, size_t i, uint8
 /* Turns an -A key back into the fields of a record. */
 static void agg_key_decode(const run *r, const uint8_t *key, flow_record *rec)
 {
+    bool has_src = false, has_dst = false;
     for (size_t k = 0; k < r->n_agg; k++) {
         const query_agg_key *ak = &r->agg[k];
+        flow_field_id id = query_agg_field_id[ak->field];
+        has_src = has_src || id == FLOW_FIELD_SRC_ADDR;
+        has_dst = has_dst || id == FLOW_FIELD_DST_ADDR;
         const flow_field *f = flow_field_by_id(query_agg_field_id[ak->field]);
         memcpy((uint8_t *)rec + f->offset, key, f->width);
         if (ak->field == QUERY_AGG_SRCNET)
@@ -80,6 +84,14 @@ static void agg_key_decode(const run *r, const uint8_t *key, flow_record *rec)
         else if (ak->field == QUERY_AGG_DSTNET)
             rec->dst_mask = key[16];
         key += query_agg_part_len(ak);
+    }
+    /* an address that is not a key prints as nfdump prints it: 0.0.0.0:port for an IPv4 record */
+    const uint8_t *known = has_src ? rec->src_addr : has_dst ? rec->dst_addr : NULL;
+    if (!known || flow_addr_is_v4(known)) {
+        if (!has_src)
+            flow_addr_from_v4(rec->src_addr, 0);
+        if (!has_dst)
+            flow_addr_from_v4(rec->dst_addr, 0);
     }
     rec->family = flow_addr_is_v4(rec->src_addr) ? 4 : 6;
 }
@@ -292,6 +304,115 @@ cf_err query_stat_rows(const worker *w, size_t t, query_order order, size_t k, q
     return CF_OK;
 }
 
+/* Index of -s element e among the run's tables. */
+static size_t table_of(const run *r, query_elem e)
+{
+    size_t t = 0;
+    while (t < r->n_tables && r->table_elem[t] != e)
+        t++;
+    return t;
+}
+
+static bool order_additive(query_order o)
+{
+    return o == QUERY_ORDER_FLOWS || o == QUERY_ORDER_PACKETS || o == QUERY_ORDER_BYTES;
+}
+
+cf_err query_worker_topk(worker *w)
+{
+    const run *r = w->r;
+    const query_options *o = r->o;
+    cf_err err = query_flush_direct(w);
+    size_t k = query_top_count(o, true);
+    if (err || !k)
+        return err;
+    for (size_t i = 0; i < o->n_stats; i++) {
+        if (!order_additive(o->stat_order[i]))
+            continue;
+        err = query_stat_rows(w, table_of(r, o->stat_elem[i]), o->stat_order[i], QUERY_TOPK_ROWS(k), &w->topk[i],
+                              &w->n_topk[i]);
+        if (err)
+            return err;
+    }
+    w->topk_done = true;
+    return CF_OK;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+    return memcmp(((const query_row *)a)->key, ((const query_row *)b)->key, 16);
+}
+
+/* Adds w's counters of the key of row x (of table t) to x->c. */
+static void add_worker_counts(const worker *w, size_t t, bool is_addr, query_row *x)
+{
+    const query_counts *c;
+    if (is_addr && addr_is_v4(x->key))
+        c = w->tables4[t].slots ? query_itable_find(&w->tables4[t], addr_u32(x->key)) : NULL;
+    else
+        c = query_table_find(&w->tables[t], x->key);
+    if (!c)
+        return;
+    if (x->c.flows == 0 || c->first < x->c.first)
+        x->c.first = c->first;
+    if (c->last > x->c.last)
+        x->c.last = c->last;
+    x->c.flows += c->flows;
+    x->c.packets += c->packets;
+    x->c.bytes += c->bytes;
+}
+
+/* Threshold merge (Fagin's TA): every key of the n lists is summed exactly
+ * over the workers; a key in no list is worth at most the sum over the
+ * incomplete lists of their last value, so the top k are proven when the
+ * k-th row is worth more than that (ties would need the key order: no). */
+cf_err query_stat_rows_topk(const worker *w, unsigned n, size_t i, size_t t, query_order order, size_t k,
+                            query_row **out, size_t *n_out, bool *exact)
+{
+    *exact = false;
+    size_t total = 0, K = QUERY_TOPK_ROWS(k);
+    uint64_t bound = 0;
+    for (unsigned j = 0; j < n; j++) {
+        if (!w[j].topk_done || !w[j].topk[i])
+            return CF_OK;
+        total += w[j].n_topk[i];
+        bool complete = w[j].tables[t].n + w[j].tables4[t].n <= K;
+        if (!complete)
+            bound += w[j].topk[i][w[j].n_topk[i] - 1].v;
+    }
+    query_row *rows = malloc((total + 1) * sizeof(*rows));
+    if (!rows)
+        return CF_ERR_NOMEM;
+    size_t m = 0;
+    for (unsigned j = 0; j < n; j++)
+        for (size_t x = 0; x < w[j].n_topk[i]; x++)
+            rows[m++] = w[j].topk[i][x];
+    qsort(rows, m, sizeof(*rows), key_cmp);
+    bool is_addr = query_elem_get(w->r->table_elem[t])->is_addr;
+    size_t u = 0;
+    for (size_t x = 0; x < m; x++) {
+        if (u && memcmp(rows[u - 1].key, rows[x].key, 16) == 0)
+            continue;
+        memmove(rows[u].key, rows[x].key, 16);
+        memset(&rows[u].c, 0, sizeof(rows[u].c));
+        for (unsigned j = 0; j < n; j++)
+            add_worker_counts(&w[j], t, is_addr, &rows[u]);
+        rows[u].v = query_order_value(&rows[u].c, order);
+        u++;
+    }
+    bool asc = false;
+    qsort_r(rows, u, sizeof(*rows), row_cmp, &asc);
+    size_t shown = u < k ? u : k;
+    if (bound == 0 || (shown == k && rows[k - 1].v > bound)) {
+        *exact = true;
+        *out = rows;
+        *n_out = shown;
+        return CF_OK;
+    }
+    free(rows);
+    return CF_OK;
+}
+
 /* Moves the direct counters of every -s table into the hash tables. */
 cf_err query_flush_direct(worker *w)
 {
@@ -336,6 +457,13 @@ void query_count_stats(worker *w, const void *const *cols, size_t n_sel)
     }
 }
 
+/* Partition (0 .. n_parts-1) of a key of hash h: its upper 32 bits scaled
+ * (a multiply, not a division per row). */
+static inline unsigned key_part(uint64_t h, unsigned n_parts)
+{
+    return (unsigned)(((h >> 32) * n_parts) >> 32);
+}
+
 /* The IPv4 mask of -A element k as a 32-bit mask. */
 static uint32_t agg_v4_mask(const query_agg_key *k)
 {
@@ -362,7 +490,7 @@ static size_t count_agg_compact(worker *w, const void *const *cols, size_t n_sel
         w->k64[j] = k;
         w->hash[j] = query_ihash(k);
         n_other += !v4;
-        w->keep[j] = v4 && (!r->partitioned || (unsigned)((w->hash[j] >> 40) % r->n_parts) == w->part);
+        w->keep[j] = v4 && (!r->partitioned || key_part(w->hash[j], r->n_parts) == w->part);
     }
     add_rows_i(w, &w->agg4, w->k64, w->keep, cols, n_sel);
     return n_other;
@@ -387,14 +515,12 @@ void query_count_agg(worker *w, const void *const *cols, size_t n_sel)
         bool k = agg_key_build(r, cols, w->idx[j], key);
         w->hash[j] = query_hash(key, kl);
         if (r->partitioned)
-            k = k && (unsigned)((w->hash[j] >> 40) % r->n_parts) == w->part;
+            k = k && key_part(w->hash[j], r->n_parts) == w->part;
         w->keep[j] = k;
     }
     add_rows(w, &w->agg, kl, w->keep, cols, n_sel);
 }
 
-/* Class of a protocol in the -I lines: tcp, udp, icmp (v4 and v6), other. */
-static int proto_class(uint8_t p) { return p == 6 ? 0 : p == 17 ? 1 : (p == 1 || p == 58) ? 2 : 3; }
 
 void query_count_totals(worker *w, query_totals *t, const void *const *cols, size_t n_sel)
 {
@@ -411,7 +537,7 @@ void query_count_totals(worker *w, query_totals *t, const void *const *cols, siz
         if (ls[i] > hi)
             hi = ls[i];
         if (w->r->o->info) {
-            int k = proto_class(pr[i]);
+            int k = query_proto_class(pr[i]);
             t->by_proto[k][0]++;
             t->by_proto[k][1] += pk[i];
             t->by_proto[k][2] += by[i];
@@ -436,7 +562,7 @@ void query_count_block_totals(worker *w, query_totals *t, const void *const *col
         const uint8_t *pr = cols[FLOW_FIELD_PROTO];
         uint64_t cnt[4][3] = {{0}};
         for (size_t i = 0; i < n; i++) {
-            int k = proto_class(pr[i]);
+            int k = query_proto_class(pr[i]);
             cnt[k][0]++;
             cnt[k][1] += pk[i];
             cnt[k][2] += by[i];
@@ -468,8 +594,8 @@ void query_count_block_totals(worker *w, query_totals *t, const void *const *col
 cf_err query_save_pass_top(worker *w)
 {
     const run *r = w->r;
-    query_order order = r->o->order == QUERY_ORDER_NONE ? QUERY_ORDER_TSTART : r->o->order;
-    size_t k = query_top_count(r->o, false), kl = r->agg_key_len, *i16 = NULL, *i4 = NULL, n16 = 0, n4 = 0;
+    query_order order = r->n_rec ? r->rec_order[0] : r->o->order == QUERY_ORDER_NONE ? QUERY_ORDER_TSTART : r->o->order;
+    size_t k = query_top_count(r->o, r->n_rec > 0), kl = r->agg_key_len, *i16 = NULL, *i4 = NULL, n16 = 0, n4 = 0;
     cf_err err = query_table_top(&w->agg, order, k, &i16, &n16);
     if (!err && w->agg4.slots)
         err = query_itable_top(&w->agg4, order, k, &i4, &n4);
@@ -612,14 +738,12 @@ static cf_err top_multi(const run *r, const worker *w, query_order order, size_t
 }
 
 /* Prints the aggregated records (-a / -A). */
-cf_err query_print_aggregated(run *r, const worker *w, FILE *out)
+cf_err query_print_aggregated(run *r, const worker *w, query_order order, size_t k, FILE *out)
 {
-    const query_options *o = r->o;
-    query_order order = o->order == QUERY_ORDER_NONE ? QUERY_ORDER_TSTART : o->order;
     pick *top = NULL;
     size_t n_top = 0;
     uint8_t *arena = NULL;
-    cf_err err = top_multi(r, w, order, query_top_count(o, false), &top, &n_top, &arena);
+    cf_err err = top_multi(r, w, order, k, &top, &n_top, &arena);
     if (err)
         return err;
     query_buf b = {0};

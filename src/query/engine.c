@@ -11,6 +11,7 @@
 
 #include "core/timeutil.h"
 #include "query/scan.h"
+#include "query/series.h"
 
 #define B(x) STORE_FIELD_BIT(FLOW_FIELD_##x)
 
@@ -42,6 +43,7 @@ static const query_elem_def elem_defs[QUERY_EL_COUNT_] = {
     [QUERY_EL_SRCMAC] = {"srcmac", "Src Mac", FLOW_FIELD_SRC_MAC, 0, true, false},
     [QUERY_EL_DSTMAC] = {"dstmac", "Dst Mac", FLOW_FIELD_DST_MAC, 0, true, false},
     [QUERY_EL_EXPORTER] = {"exporter", "Exporter IP", FLOW_FIELD_EXPORTER, 0, false, true},
+    [QUERY_EL_RECORD] = {"record", "flows", 0, 0, false, false}, /* not a table: see effective_options */
 };
 
 const query_elem_def *query_elem_get(query_elem e)
@@ -365,6 +367,11 @@ static cf_err scan_segment(worker *w, size_t s, bool owner)
             query_count_totals(w, tot, cols, n_sel);
         if (r->n_tables && owner)
             query_count_stats(w, cols, n_sel);
+        if (r->series) {
+            err = query_count_series(w, cols, n_sel, &bi);
+            if (err)
+                goto out;
+        }
         if (r->o->aggregate)
             query_count_agg(w, cols, n_sel);
         if (r->listing) {
@@ -440,7 +447,18 @@ static void *worker_main(void *arg)
             r->stop = true;
             pthread_cond_broadcast(&r->cv);
             pthread_mutex_unlock(&r->mu);
-            break;
+            return NULL;
+        }
+    }
+    /* several workers: each picks its own top rows in parallel, so that the
+     * report rarely has to merge whole tables (query_stat_rows_topk) */
+    if (r->n_workers > 1 && r->n_tables && !r->stop) {
+        cf_err err = query_worker_topk(w);
+        if (err) {
+            pthread_mutex_lock(&r->mu);
+            if (!r->fatal)
+                r->fatal = err;
+            pthread_mutex_unlock(&r->mu);
         }
     }
     return NULL;
@@ -518,12 +536,26 @@ static cf_err plan(run *r, const query_options *o, char *msg, size_t msg_len)
         if (width_of(query_agg_field_id[r->agg[k].field]) != 16 || r->agg[k].field == QUERY_AGG_SRCNET ||
             r->agg[k].field == QUERY_AGG_DSTNET)
             r->agg_compact = false;
-    r->listing = !o->info && o->n_stats == 0 && !o->aggregate && o->format != QUERY_OUT_NULL;
-    r->totals_only = !r->listing && o->n_stats == 0 && !o->aggregate && !o->limit;
+    r->series = o->interval_ms > 0;
+    if (r->series) {
+        if (o->n_stats || o->aggregate || o->limit || o->info) {
+            snprintf(msg, msg_len, "--interval prints a time series: it does not combine with -s, -A, -a, -c or -I");
+            return CF_ERR_USAGE;
+        }
+        if (o->from_ms > 0 && o->to_ms < UINT64_MAX && o->to_ms > o->from_ms &&
+            (o->to_ms - 1) / o->interval_ms - o->from_ms / o->interval_ms >= QUERY_SERIES_MAX_BINS) {
+            snprintf(msg, msg_len, "the time window holds more than %u bins: give a longer --interval",
+                     QUERY_SERIES_MAX_BINS);
+            return CF_ERR_USAGE;
+        }
+        r->mask |= B(PROTO);
+    }
+    r->listing = !r->series && !o->info && o->n_stats == 0 && !o->aggregate && o->format != QUERY_OUT_NULL;
+    r->totals_only = !r->series && !r->listing && o->n_stats == 0 && !o->aggregate && !o->limit;
     char fmt[512];
     const char *fmt_text = o->format == QUERY_OUT_FMT ? o->fmt : NULL;
     query_format format = o->format;
-    if (o->aggregate && o->n_agg && (format == QUERY_OUT_LINE)) {
+    if (o->aggregate && o->n_agg && format == QUERY_OUT_LINE && !r->n_rec) { /* -s record keeps -o's format */
         query_agg_format(o->agg, o->n_agg, fmt, sizeof(fmt));
         fmt_text = fmt;
         format = QUERY_OUT_FMT;
@@ -632,6 +664,9 @@ static void worker_free(worker *w)
     free(w->rows);
     free(w->idx);
     free(w->sel);
+    free(w->bins);
+    for (size_t i = 0; i < QUERY_MAX_STATS; i++)
+        free(w->topk[i]);
 }
 
 /* Runs the scan over r->segs with n workers; merges into w[0]. */
@@ -662,12 +697,7 @@ static cf_err scan_all(run *r, worker *w, unsigned n, FILE *out, bool *any)
     for (unsigned i = 0; i < started && !err; i++)
         err = query_flush_direct(&w[i]);
     for (unsigned i = 1; i < started && !err; i++) {
-        query_totals_merge(&w[0].tot, &w[i].tot);
-        for (size_t t = 0; t < r->n_tables && !err; t++) {
-            err = query_table_merge(&w[0].tables[t], &w[i].tables[t]);
-            if (w[0].tables4[t].slots)
-                query_itable_merge(&w[0].tables4[t], &w[i].tables4[t]);
-        }
+        query_totals_merge(&w[0].tot, &w[i].tot); /* the -s tables are merged by the report, when needed */
         if (r->o->aggregate && !r->partitioned && !err) {
             err = query_table_merge(&w[0].agg, &w[i].agg);
             if (r->agg_compact)
@@ -704,7 +734,8 @@ static cf_err list_segments(const query_options *o, store_segment **segs, size_t
             return CF_ERR_NOMEM;
         }
         all = m;
-        memcpy(all + n_all, s, n * sizeof(*s));
+        if (n) /* s is NULL when no segment is listed */
+            memcpy(all + n_all, s, n * sizeof(*s));
         n_all += n;
         free(s); /* the paths now belong to all */
     }
@@ -725,9 +756,10 @@ static cf_err list_segments(const query_options *o, store_segment **segs, size_t
 /* How many passes a partitioned -A makes: 1, or more for a top N (-n) of
  * data large enough that one pass would hold more than pass_rows rows per
  * worker (a bound on the distinct keys).  At most 8. */
-static unsigned agg_passes(const query_options *o, unsigned n_workers, uint64_t bytes_read)
+static unsigned agg_passes(const run *r, const query_options *o, unsigned n_workers, uint64_t bytes_read)
 {
-    if (!o->aggregate || o->limit || query_top_count(o, false) == 0)
+    /* the passes keep the top N of one order: not for several -s record orders */
+    if (!o->aggregate || o->limit || query_top_count(o, r->n_rec > 0) == 0 || r->n_rec > 1)
         return 1;
     /* QUERY_DEFAULT_PASS_ROWS: a worker's compact table then stays within 8 M slots (384 MB) */
     uint64_t pass_rows = o->pass_rows ? o->pass_rows : QUERY_DEFAULT_PASS_ROWS;
@@ -736,16 +768,58 @@ static unsigned agg_passes(const query_options *o, unsigned n_workers, uint64_t 
     return p < 1 ? 1 : p > 8 ? 8 : (unsigned)p;
 }
 
+/* Merges -s table t of every worker into worker 0's (once). */
+static cf_err merge_stat_table(run *r, worker *w, unsigned n, size_t t)
+{
+    cf_err err = CF_OK;
+    for (unsigned i = 1; i < n && !r->stat_merged[t] && !err; i++) {
+        err = query_table_merge(&w[0].tables[t], &w[i].tables[t]);
+        if (w[0].tables4[t].slots)
+            query_itable_merge(&w[0].tables4[t], &w[i].tables4[t]);
+    }
+    if (!err)
+        r->stat_merged[t] = true;
+    return err;
+}
+
+/* The rows of -s number i: from the workers' top lists when they prove the
+ * result, else from the merged tables. */
+static cf_err stat_rows(run *r, worker *w, unsigned n, size_t i, size_t t, query_row **rows, size_t *n_rows)
+{
+    const query_options *o = r->o;
+    size_t k = query_top_count(o, true);
+    bool exact = false;
+    cf_err err = CF_OK;
+    if (n > 1 && !r->stat_merged[t])
+        err = query_stat_rows_topk(w, n, i, t, o->stat_order[i], k, rows, n_rows, &exact);
+    if (err || exact)
+        return err;
+    err = merge_stat_table(r, w, n, t);
+    if (!err)
+        err = query_stat_rows(&w[0], t, o->stat_order[i], k, rows, n_rows);
+    return err;
+}
+
 static double cpu_seconds(void) { return (double)clock() / CLOCKS_PER_SEC; }
 
-static cf_err report(run *r, worker *w0, FILE *out, bool any, uint64_t bytes_read, double wall)
+static cf_err report(run *r, worker *w, unsigned n_workers, FILE *out, bool any, uint64_t bytes_read, double wall)
 {
+    worker *w0 = &w[0];
     const query_options *o = r->o;
     cf_err err = CF_OK;
     if (o->info) {
         query_report_info(out, &w0->tot);
         return CF_OK;
     }
+    for (size_t i = 0; i < r->n_rec && !err; i++) { /* nfdump prints them before the element tables */
+        if (!o->quiet && r->printer.format != QUERY_OUT_CSV && r->printer.format != QUERY_OUT_JSON &&
+            r->printer.format != QUERY_OUT_NDJSON)
+            fprintf(out, "Top %zu flows ordered by %s:\n", query_top_count(o, true),
+                    query_order_name(r->rec_order[i]));
+        err = query_print_aggregated(r, w0, r->rec_order[i], query_top_count(o, true), out);
+    }
+    if (err)
+        return err;
     for (size_t i = 0; i < o->n_stats; i++) {
         size_t t;
         for (t = 0; t < r->n_tables; t++)
@@ -753,14 +827,15 @@ static cf_err report(run *r, worker *w0, FILE *out, bool any, uint64_t bytes_rea
                 break;
         query_row *rows = NULL;
         size_t n_rows = 0;
-        err = query_stat_rows(w0, t, o->stat_order[i], query_top_count(o, true), &rows, &n_rows);
+        err = stat_rows(r, w, n_workers, i, t, &rows, &n_rows);
         if (err)
             return err;
         query_report_stat(out, o, o->stat_elem[i], o->stat_order[i], rows, n_rows, &w0->tot);
         free(rows);
     }
-    if (o->aggregate && !o->n_stats && r->printer.format != QUERY_OUT_NULL)
-        err = query_print_aggregated(r, w0, out);
+    if (o->aggregate && !o->n_stats && !r->n_rec && r->printer.format != QUERY_OUT_NULL)
+        err = query_print_aggregated(r, w0, o->order == QUERY_ORDER_NONE ? QUERY_ORDER_TSTART : o->order,
+                                     query_top_count(o, false), out);
     if (r->listing) {
         query_buf b = {0};
         query_printer_footer(&r->printer, &b, any);
@@ -795,12 +870,69 @@ static void fill_result(query_result *res, const worker *w0, size_t n_segs, uint
     res->n_segments = n_segs;
 }
 
-cf_err query_run(const query_options *o, FILE *out, FILE *errout, query_result *res)
+/* The time series of a finished scan: collected into *series (the caller's,
+ * or a local one printed to out when series is NULL). */
+static cf_err finish_series(run *r, worker *w, unsigned n_workers, FILE *out, FILE *errout, query_series *series,
+                            uint64_t bytes_read, double wall)
+{
+    query_series local;
+    query_series *s = series ? series : &local;
+    cf_err err = query_series_collect(r, w, n_workers, s);
+    if (err == CF_ERR_RANGE) {
+        fprintf(errout, "cloudflow query: the time series would have more than %u bins: give a longer --interval "
+                        "or a -t window\n", QUERY_SERIES_MAX_BINS);
+        return CF_ERR_USAGE;
+    }
+    if (err || series)
+        return err;
+    err = query_series_print(s, r->o, out);
+    const query_format f = r->o->format;
+    if (!err && !r->o->quiet && f != QUERY_OUT_CSV && f != QUERY_OUT_JSON && f != QUERY_OUT_NDJSON)
+        query_report_summary(out, r->o, &w[0].tot, bytes_read, wall);
+    query_series_free(s);
+    return err;
+}
+
+/* The options the scan works with: -s record/ORDER is taken out of the -s
+ * list into r->rec_order and turns aggregation on (the 5-tuple of -a unless
+ * -A gives keys), as nfdump's "aggregated netflow records". */
+static void effective_options(const query_options *o, query_options *eff, run *r)
+{
+    *eff = *o;
+    eff->n_stats = 0;
+    for (size_t i = 0; i < o->n_stats; i++) {
+        if (o->stat_elem[i] == QUERY_EL_RECORD) {
+            bool seen = false;
+            for (size_t j = 0; j < r->n_rec; j++)
+                seen = seen || r->rec_order[j] == o->stat_order[i];
+            if (!seen)
+                r->rec_order[r->n_rec++] = o->stat_order[i];
+            continue;
+        }
+        eff->stat_elem[eff->n_stats] = o->stat_elem[i];
+        eff->stat_order[eff->n_stats++] = o->stat_order[i];
+    }
+    if (r->n_rec)
+        eff->aggregate = true;
+    /* nfdump prints each order once, flows before packets before bytes ... */
+    for (size_t i = 1; i < r->n_rec; i++)
+        for (size_t j = i; j > 0 && r->rec_order[j] < r->rec_order[j - 1]; j--) {
+            query_order t = r->rec_order[j];
+            r->rec_order[j] = r->rec_order[j - 1];
+            r->rec_order[j - 1] = t;
+        }
+}
+
+/* query_run() and query_series_run(): series NULL prints to out. */
+static cf_err execute(const query_options *o, FILE *out, FILE *errout, query_result *res, query_series *series)
 {
     uint64_t t0 = cf_time_mono_ns();
     double c0 = cpu_seconds();
     run r;
     memset(&r, 0, sizeof(r));
+    query_options eff;
+    effective_options(o, &eff, &r);
+    o = &eff;
     r.o = o;
     r.errout = errout;
     worker *w = NULL;
@@ -842,7 +974,7 @@ cf_err query_run(const query_options *o, FILE *out, FILE *errout, query_result *
         goto out;
     }
     r.n_workers = n_workers;
-    r.agg_passes = agg_passes(o, n_workers, bytes_read);
+    r.agg_passes = agg_passes(&r, o, n_workers, bytes_read);
     r.n_parts = n_workers * r.agg_passes;
     r.partitioned = o->aggregate && (n_workers > 1 || r.agg_passes > 1) && !o->limit;
     for (unsigned i = 0; i < n_workers && !err; i++) {
@@ -859,15 +991,28 @@ cf_err query_run(const query_options *o, FILE *out, FILE *errout, query_result *
         query_buf_free(&b);
     }
     err = scan_all(&r, w, n_workers, out, &any);
+    if (err == CF_ERR_RANGE && r.series) {
+        fprintf(errout, "cloudflow query: the time series would have more than %u bins: give a longer --interval "
+                        "or a -t window\n", QUERY_SERIES_MAX_BINS);
+        err = CF_ERR_USAGE;
+    }
     if (err)
         goto out;
-    for (size_t t = 0; t < r.n_tables; t++)
-        untracked += w[0].tables[t].untracked + w[0].tables4[t].untracked;
+    if (r.series) {
+        err = finish_series(&r, w, n_workers, out, errout, series, bytes_read,
+                            (double)(cf_time_mono_ns() - t0) / 1e9);
+        if (!err && w[0].tot.corrupt)
+            err = CF_ERR_CORRUPT;
+        goto out;
+    }
     for (unsigned i = 0; i < (r.partitioned ? n_workers : 1); i++)
         untracked += w[i].agg.untracked + w[i].agg4.untracked;
     double wall = (double)(cf_time_mono_ns() - t0) / 1e9;
     (void)c0;
-    err = report(&r, &w[0], out, any, bytes_read, wall);
+    err = report(&r, w, n_workers, out, any, bytes_read, wall);
+    for (size_t t = 0; t < r.n_tables; t++) /* a merged table holds the untracked flows of every worker */
+        for (unsigned i = 0; i < (r.stat_merged[t] ? 1 : n_workers); i++)
+            untracked += w[i].tables[t].untracked + w[i].tables4[t].untracked;
     if (err)
         goto out;
     if (untracked) {
@@ -880,7 +1025,8 @@ cf_err query_run(const query_options *o, FILE *out, FILE *errout, query_result *
         err = CF_ERR_CORRUPT;
     }
 out:
-    fflush(out);
+    if (out) /* NULL for query_series_run() */
+        fflush(out);
     fill_result(res, w, r.n_segs, bytes_read, untracked);
     if (w)
         for (unsigned i = 0; i < n_workers; i++)
@@ -899,5 +1045,28 @@ out:
     query_filter_free(r.filter);
     pthread_mutex_destroy(&r.mu);
     pthread_cond_destroy(&r.cv);
+    return err;
+}
+
+cf_err query_run(const query_options *o, FILE *out, FILE *errout, query_result *res)
+{
+    return execute(o, out, errout, res, NULL);
+}
+
+cf_err query_series_run(const query_options *o, query_series *out, FILE *errout, query_result *res)
+{
+    if (!o->interval_ms) {
+        fprintf(errout, "cloudflow query: the time series needs an interval\n");
+        if (res)
+            memset(res, 0, sizeof(*res));
+        return CF_ERR_USAGE;
+    }
+    query_series s;
+    memset(&s, 0, sizeof(s));
+    cf_err err = execute(o, NULL, errout, res, &s);
+    if (err == CF_OK || err == CF_ERR_CORRUPT)
+        *out = s;
+    else
+        query_series_free(&s);
     return err;
 }

@@ -78,6 +78,7 @@ typedef enum query_elem {
     QUERY_EL_TOS, QUERY_EL_FLAGS,
     QUERY_EL_NHIP, QUERY_EL_NHBIP, QUERY_EL_ROUTER,
     QUERY_EL_SRCMAC, QUERY_EL_DSTMAC, QUERY_EL_EXPORTER,
+    QUERY_EL_RECORD,  /* nfdump's "record": the top N aggregated flows (the 5-tuple of -a, or -A's keys) */
     QUERY_EL_COUNT_ /* number of elements */
 } query_elem;
 
@@ -144,6 +145,9 @@ typedef struct query_options {
     uint64_t max_keys;         /* keys per aggregation table (0 = QUERY_DEFAULT_MAX_KEYS) */
     uint64_t pass_rows;        /* -A with a top N: rows per worker and pass before the data is read in
                                   several passes (0 = QUERY_DEFAULT_PASS_ROWS); bounds the memory */
+    uint64_t interval_ms;      /* --interval: print a time series in bins of this width instead of records
+                                  (query/series.h); 0: no time series */
+    bool spread;               /* --spread: share a flow's packets and bytes over the bins of [first, last] */
 } query_options;
 
 /* Sets the defaults: everything zero/false, format line, window all,

@@ -19,6 +19,7 @@
 #include "query/engine.h"
 #include "query/filter.h"
 #include "query/output.h"
+#include "query/series.h"
 #include "store/store.h"
 
 /* Bytes of formatted text handed from a worker to the writer at once. */
@@ -61,6 +62,10 @@ typedef struct run {
     bool agg_compact;       /* -A keys are one or two address fields: IPv4 rows use 32-bit
                                addresses in one 64-bit key (worker.agg4) */
     query_agg_key agg[QUERY_MAX_AGG_KEYS];
+    bool stat_merged[QUERY_MAX_STATS]; /* -s table t of every worker merged into worker 0's */
+    size_t n_rec;           /* -s record/ORDER tables (taken out of the -s list, counted by the -A table) */
+    query_order rec_order[QUERY_MAX_STATS];
+    bool series;            /* --interval: count into the workers' time bins (series.c), nothing else */
     /* guarded by mu */
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -100,7 +105,17 @@ typedef struct worker {
     uint64_t *k64;          /* compact keys of the selected rows (query_itable) */
     uint32_t *rows;         /* scratch: row numbers of the rows add_rows_i keeps */
     size_t key_cap;         /* bytes per key in keys: max(16, -A key length) */
+    query_row *topk[QUERY_MAX_STATS]; /* -s i by flows/packets/bytes on several workers: this worker's
+                                         top QUERY_TOPK_ROWS(n) rows, made at the end of its scan */
+    size_t n_topk[QUERY_MAX_STATS];
+    bool topk_done;
+    query_bin *bins;      /* --interval: bins bin_lo .. bin_lo + n_bins - 1 (bin number = ms / interval) */
+    uint64_t bin_lo;
+    size_t n_bins;
 } worker;
+
+/* Class of a protocol in the -I lines and the time series: tcp, udp, icmp (v4 and v6), other. */
+static inline int query_proto_class(uint8_t p) { return p == 6 ? 0 : p == 17 ? 1 : (p == 1 || p == 58) ? 2 : 3; }
 
 /* ---- columns ---------------------------------------------------------------- */
 
@@ -134,13 +149,32 @@ void query_count_agg(worker *w, const void *const *cols, size_t n_sel);
 /* Totals of a block whose every row matches; cols: packets, bytes, proto (-I). */
 void query_count_block_totals(worker *w, query_totals *t, const void *const *cols, const store_block_info *bi);
 
+/* --interval (series.c): counts the selected rows of a block into w's bins;
+ * CF_ERR_RANGE when the bins would exceed QUERY_SERIES_MAX_BINS, CF_ERR_NOMEM. */
+cf_err query_count_series(worker *w, const void *const *cols, size_t n_sel, const store_block_info *bi);
+/* After the scan: the bins of the n workers w into out (the range of series.h). */
+cf_err query_series_collect(const run *r, const worker *w, unsigned n, query_series *out);
+
+/* Rows each worker keeps of a -s table for the threshold merge (k: rows printed). */
+#define QUERY_TOPK_ROWS(k) ((k) * 16 < 1024 ? 1024 : (k) * 16)
+/* At the end of a worker's scan (several workers, not -A partitioned): its
+ * direct arrays into its tables, then its top rows of every -s table ordered
+ * by flows, packets or bytes (w->topk). */
+cf_err query_worker_topk(worker *w);
+/* The top k rows of -s number i (table t) over the n workers from their
+ * w->topk lists, with each row's exact counters summed over the workers.
+ * *exact false (nothing allocated) when the lists cannot prove the result:
+ * a key outside every list could still rank (the caller merges the tables). */
+cf_err query_stat_rows_topk(const worker *w, unsigned n, size_t i, size_t t, query_order order, size_t k,
+                            query_row **out, size_t *n_out, bool *exact);
+
 /* After the scan: moves the direct -s arrays into the tables (CF_ERR_NOMEM). */
 cf_err query_flush_direct(worker *w);
 /* agg_passes > 1, after each pass: keeps the pass's top N -A keys, empties the tables. */
 cf_err query_save_pass_top(worker *w);
 /* The top k rows (0: all) of -s table t of w in report order; *out malloc'ed. */
 cf_err query_stat_rows(const worker *w, size_t t, query_order order, size_t k, query_row **out, size_t *n_out);
-/* Prints the aggregated records (-a / -A) of the workers w. */
-cf_err query_print_aggregated(run *r, const worker *w, FILE *out);
+/* Prints the top k (0: all) aggregated records (-a / -A, -s record) of the workers w by order. */
+cf_err query_print_aggregated(run *r, const worker *w, query_order order, size_t k, FILE *out);
 
 #endif

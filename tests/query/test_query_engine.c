@@ -385,7 +385,7 @@ static void test_every_stat_element_and_order(void **state)
     assert_int_equal(qt_write_store(dir, r, n, 256), 0);
     agg_row *rows = calloc(2 * n, sizeof(*rows));
     static const char *const orders[] = {"flows", "packets", "bytes", "pps", "bps", "bpp"};
-    for (unsigned e = 0; e < QUERY_EL_COUNT_; e++) {
+    for (unsigned e = 0; e < QUERY_EL_RECORD; e++) { /* every element table (record: test_query_record) */
         query_elem el[1];
         query_order od[1];
         size_t k;
