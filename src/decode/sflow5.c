@@ -338,8 +338,8 @@ static bool sf_flow_records(sf_pass *p, cf_cursor c, uint32_t n_records, sf_flow
     if (!sf_records_fit(p, &c, n_records, "flow"))
         return false;
     for (uint32_t i = 0; i < n_records; i++) {
-        uint32_t format;
-        cf_cursor r;
+        uint32_t format = 0;
+        cf_cursor r = {0};
         if (!sf_next_record(p, &c, i, "flow", &format, &r))
             return false;
         bool ok = true;
@@ -543,8 +543,8 @@ static bool sf_counter_records(sf_pass *p, cf_cursor c, uint32_t n_records, deco
     if (!sf_records_fit(p, &c, n_records, "counter"))
         return false;
     for (uint32_t i = 0; i < n_records; i++) {
-        uint32_t format;
-        cf_cursor r;
+        uint32_t format = 0;
+        cf_cursor r = {0};
         if (!sf_next_record(p, &c, i, "counter", &format, &r))
             return false;
         if (format == SF_CTR_GENERIC) {
