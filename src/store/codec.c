@@ -188,11 +188,45 @@ static cf_err tmp_reserve(store_codec_ctx *c, size_t n)
     return CF_OK;
 }
 
-/* How many values of a column of width w equal v. */
+/* How many values of a column of width w equal v: counted in blocks of
+ * 128 into an accumulator of the values' own width, so the loop vectorises
+ * (compare, subtract the all-ones mask). */
 static inline __attribute__((always_inline)) size_t count_eq_w(const uint8_t *vals, unsigned w, size_t n, uint64_t v)
 {
-    size_t eq = 0;
-    for (size_t i = 0; i < n; i++)
+    size_t eq = 0, i = 0;
+    for (; i + 128 <= n; i += 128) {
+        switch (w) {
+        case 1: {
+            uint8_t acc = 0, x = (uint8_t)v;
+            for (size_t k = 0; k < 128; k++)
+                acc = (uint8_t)(acc + (vals[i + k] == x));
+            eq += acc;
+            break;
+        }
+        case 2: {
+            uint16_t acc = 0, x = (uint16_t)v;
+            for (size_t k = 0; k < 128; k++)
+                acc = (uint16_t)(acc + ((uint16_t)load_w(vals, 2, i + k) == x));
+            eq += acc;
+            break;
+        }
+        case 4: {
+            uint32_t acc = 0, x = (uint32_t)v;
+            for (size_t k = 0; k < 128; k++)
+                acc += (uint32_t)load_w(vals, 4, i + k) == x;
+            eq += acc;
+            break;
+        }
+        default: {
+            uint64_t acc = 0;
+            for (size_t k = 0; k < 128; k++)
+                acc += load_w(vals, 8, i + k) == v;
+            eq += acc;
+            break;
+        }
+        }
+    }
+    for (; i < n; i++)
         eq += load_w(vals, w, i) == v;
     return eq;
 }
@@ -650,29 +684,44 @@ static inline __attribute__((always_inline)) void planes_w(const uint8_t *src, u
     }
 }
 
-/* Sparse layout of d (zeros of its n values are zero): a bitmap of the
- * non-zero values, then the nb planes of those, each n - zeros long. */
-static inline __attribute__((always_inline)) size_t sparse_w(const uint8_t *src, unsigned w, uint64_t min,
-                                                            size_t n, size_t zeros, unsigned nb, uint8_t *out)
+static inline __attribute__((always_inline)) size_t sparse_nb(const uint8_t *src, unsigned w, uint64_t min,
+                                                             size_t n, size_t zeros, unsigned nb, uint8_t *out)
 {
     size_t bm = (n + 7) / 8, m_all = n - zeros, m = 0, i = 0;
     uint8_t *planes = out + bm;
-    /* the bitmap byte is built in a register; the planes are written at m,
-     * which advances past the non-zero values only */
+    /* branch-free: the bitmap byte is built in a register and every value
+     * is written at m, which advances past the non-zero values only; plane
+     * j is first written n bytes apart (m <= i < n: no plane runs into the
+     * next), then moved down to its place j * m_all */
     for (size_t byte = 0; byte < bm; byte++) {
         unsigned bits = 0, end = i + 8 <= n ? 8 : (unsigned)(n - i);
         for (unsigned k = 0; k < end; k++, i++) {
             uint64_t v = load_w(src, w, i) - min;
             unsigned nz = v != 0;
             bits |= nz << k;
-            if (nz)
-                for (unsigned j = 0; j < nb; j++)
-                    planes[(size_t)j * m_all + m] = (uint8_t)(v >> (8 * j));
+            for (unsigned j = 0; j < nb; j++)
+                planes[(size_t)j * n + m] = (uint8_t)(v >> (8 * j));
             m += nz;
         }
         out[byte] = (uint8_t)bits;
     }
+    for (unsigned j = 1; j < nb; j++)
+        memmove(planes + (size_t)j * m_all, planes + (size_t)j * n, m_all);
     return bm + m_all * nb;
+}
+
+/* Sparse layout of d (zeros of its n values are zero): a bitmap of the
+ * non-zero values, then the nb planes of those, each n - zeros long. */
+static inline __attribute__((always_inline)) size_t sparse_w(const uint8_t *src, unsigned w, uint64_t min,
+                                                            size_t n, size_t zeros, unsigned nb, uint8_t *out)
+{
+    switch (nb) { /* nb a constant: the plane loop unrolls */
+    case 1: return sparse_nb(src, w, min, n, zeros, 1, out);
+    case 2: return sparse_nb(src, w, min, n, zeros, 2, out);
+    case 3: return sparse_nb(src, w, min, n, zeros, 3, out);
+    case 4: return sparse_nb(src, w, min, n, zeros, 4, out);
+    default: return sparse_nb(src, w, min, n, zeros, nb, out);
+    }
 }
 
 /* Dictionary of a column whose d < 256, from a presence table: cheaper
@@ -682,9 +731,18 @@ static inline __attribute__((always_inline)) bool dict_small_w(small_dict *dict,
 {
     /* plain byte stores: no read-modify-write chain through a bitmap */
     uint8_t seen[256] = {0};
-    for (size_t i = 0; i < n; i++)
-        seen[(uint8_t)(load_w(src, w, i) - min)] = 1;
     unsigned cnt = 0;
+    size_t i = 0;
+    /* a prefix first: a column with many values is given up early */
+    for (size_t pre = n < 1024 ? n : 1024; i < pre; i++)
+        seen[(uint8_t)(load_w(src, w, i) - min)] = 1;
+    for (unsigned v = 0; v < 256; v++)
+        cnt += seen[v];
+    if (cnt > STORE_SMALLDICT_MAX)
+        return false;
+    for (; i < n; i++)
+        seen[(uint8_t)(load_w(src, w, i) - min)] = 1;
+    cnt = 0;
     for (unsigned v = 0; v < 256; v++)
         cnt += seen[v];
     if (cnt > STORE_SMALLDICT_MAX)
