@@ -39,6 +39,7 @@ typedef struct pipe_batch {
 #define PIPE_CHUNK 64
 
 #define PIPE_TPL_SWEEP_MS 1000   /* producer looks for unsaved template changes this often */
+#define PIPE_TPL_WRITE_MS 100    /* the template saver writes queued files this often */
 
 /* One exporter: the decoder's state plus where its records go. */
 typedef struct pipe_exporter {
@@ -111,6 +112,12 @@ struct collect_pipeline {
     store_writer *stores[PIPE_MAX_SOURCES];
     pthread_t writer;
     int writer_started;
+    /* template saver thread: writes the queued template files (each with an
+     * fsync) so that the writer thread never waits for them */
+    pthread_t tpl_thread;
+    int tpl_started;
+    int tpl_stop;             /* under mu */
+    pthread_cond_t tpl_wake;  /* tpl_stop set */
     cf_err close_err;          /* first error of store_writer_close */
 };
 
@@ -368,6 +375,43 @@ static pipe_batch *writer_wait(collect_pipeline *p, uint64_t wait_ms)
     return b;
 }
 
+/* Template saver: writes queued template files every PIPE_TPL_WRITE_MS.
+ * A new collector seeing many exporters at once queues one file each; with
+ * an fsync per file that is seconds of disk waits, which must not hold up
+ * the writer thread (its queue would fill and drop records). */
+static void *tpl_main(void *arg)
+{
+    collect_pipeline *p = arg;
+    for (;;) {
+        collect_tplstore_write_pending(p->tpl);
+        pthread_mutex_lock(&p->mu);
+        if (!p->tpl_stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)PIPE_TPL_WRITE_MS * 1000000u;
+            ts.tv_sec += (time_t)(ns / 1000000000u);
+            ts.tv_nsec = (long)(ns % 1000000000u);
+            pthread_cond_timedwait(&p->tpl_wake, &p->mu, &ts);
+        }
+        int stop = p->tpl_stop;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            return NULL;
+    }
+}
+
+static void stop_tpl_thread(collect_pipeline *p)
+{
+    if (!p->tpl_started)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->tpl_stop = 1;
+    pthread_cond_signal(&p->tpl_wake);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->tpl_thread, NULL);
+    p->tpl_started = 0;
+}
+
 static void *writer_main(void *arg)
 {
     collect_pipeline *p = arg;
@@ -389,8 +433,6 @@ static void *writer_main(void *arg)
         }
         if (p->ctr)
             collect_ctrsink_drain(p->ctr);
-        if (p->tpl)
-            collect_tplstore_write_pending(p->tpl);
         now = cf_time_mono_ms();
         if (now - last_tick >= PIPE_TICK_MS) {
             writer_tick(p);
@@ -707,6 +749,7 @@ static pipe_batch *batch_new(uint32_t batch_records)
 
 static void free_pipeline(collect_pipeline *p)
 {
+    stop_tpl_thread(p);
     size_t n = atomic_load(&p->n_list);
     for (size_t i = 0; i < n; i++) {
         decode_exporter_free(&p->list[i]->dx);
@@ -730,6 +773,7 @@ static void free_pipeline(collect_pipeline *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->not_empty);
     pthread_cond_destroy(&p->not_full);
+    pthread_cond_destroy(&p->tpl_wake);
     free(p->data_dir);
     free(p->stats_path);
     free(p);
@@ -764,7 +808,8 @@ static cf_err init_sync(collect_pipeline *p)
     if (pthread_mutex_init(&p->mu, NULL) != 0 || pthread_condattr_init(&ca) != 0)
         return CF_ERR_NOMEM;
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&p->not_empty, &ca) | pthread_cond_init(&p->not_full, &ca);
+    int rc = pthread_cond_init(&p->not_empty, &ca) | pthread_cond_init(&p->not_full, &ca) |
+             pthread_cond_init(&p->tpl_wake, &ca);
     pthread_condattr_destroy(&ca);
     return rc ? CF_ERR_NOMEM : CF_OK;
 }
@@ -836,8 +881,22 @@ cf_err collect_pipeline_open(const collect_pipeline_options *o, collect_pipeline
         goto fail;
     }
     p->writer_started = 1;
+    if (p->tpl) {
+        if (pthread_create(&p->tpl_thread, NULL, tpl_main, p) != 0) {
+            snprintf(errbuf, errlen, "cannot start the template saver thread");
+            err = CF_ERR_NOMEM;
+            goto fail_writer;
+        }
+        p->tpl_started = 1;
+    }
     *out = p;
     return CF_OK;
+fail_writer:
+    pthread_mutex_lock(&p->mu);
+    p->stopping = 1;
+    pthread_cond_signal(&p->not_empty);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->writer, NULL);
 fail:
     free_pipeline(p);
     return err;
@@ -854,6 +913,7 @@ cf_err collect_pipeline_close(collect_pipeline *p, collect_snapshot *final)
     pthread_mutex_unlock(&p->mu);
     if (p->writer_started)
         pthread_join(p->writer, NULL);
+    stop_tpl_thread(p);
     cf_err err = p->close_err;
     /* the producer has stopped: save every template change not saved yet */
     sweep_templates(p, 1);
