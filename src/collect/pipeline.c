@@ -24,15 +24,22 @@
 #define PIPE_MAX_BATCH 65536u
 #define PIPE_MAX_SOURCES 32      /* "default" and the names of the source rules */
 
-/* A batch of records of one source, handed from producer to writer. */
+/* A batch of records of one source, handed from producer to writer by
+ * pointer.  The producer splits the records into columns (store_colbatch)
+ * while they are hot in its cache, so the writer only copies the columns
+ * that vary into its segments. */
 typedef struct pipe_batch {
     uint32_t source; /* index into the writer's stores */
-    uint32_t n;      /* records in recs */
-    uint64_t first_mono_ms; /* when recs[0] was added (CLOCK_MONOTONIC) */
-    flow_record recs[];
+    uint64_t first_mono_ms; /* when the first record was added (CLOCK_MONOTONIC) */
+    store_colbatch cb;      /* the records; cb.n of them */
 } pipe_batch;
 
+/* The producer gathers decoded records in a chunk this long (~17 KB, stays
+ * in L1) and splits each full chunk into the current batch's columns. */
+#define PIPE_CHUNK 64
+
 #define PIPE_TPL_SWEEP_MS 1000   /* producer looks for unsaved template changes this often */
+#define PIPE_TPL_WRITE_MS 100    /* the template saver writes queued files this often */
 
 /* One exporter: the decoder's state plus where its records go. */
 typedef struct pipe_exporter {
@@ -72,6 +79,9 @@ struct collect_pipeline {
     size_t index_mask;
     pipe_exporter *last;     /* exporter of the previous packet (fast path) */
     pipe_batch *cur;         /* batch being filled */
+    flow_record rows[PIPE_CHUNK]; /* records not yet in cur (same source as cur) */
+    uint32_t n_rows;
+    uint64_t rows_mono_ms;   /* when rows[0] was added */
     pipe_counters c;
     cf_ratelimit rl_limit;   /* "exporter table full" */
     cf_ratelimit rl_bad;     /* stats file errors */
@@ -102,6 +112,12 @@ struct collect_pipeline {
     store_writer *stores[PIPE_MAX_SOURCES];
     pthread_t writer;
     int writer_started;
+    /* template saver thread: writes the queued template files (each with an
+     * fsync) so that the writer thread never waits for them */
+    pthread_t tpl_thread;
+    int tpl_started;
+    int tpl_stop;             /* under mu */
+    pthread_cond_t tpl_wake;  /* tpl_stop set */
     cf_err close_err;          /* first error of store_writer_close */
 };
 
@@ -322,7 +338,7 @@ static void publish_store_stats(collect_pipeline *p)
 
 static void writer_store_batch(collect_pipeline *p, pipe_batch *b)
 {
-    cf_err err = store_writer_append(p->stores[b->source], b->recs, b->n);
+    cf_err err = store_writer_append_batch(p->stores[b->source], &b->cb);
     if (err)
         cf_log_limited(&p->rl_drop, CF_LOG_ERROR, "store %s: %s (records counted as lost)",
                        p->source_names[b->source], cf_err_str(err));
@@ -359,6 +375,43 @@ static pipe_batch *writer_wait(collect_pipeline *p, uint64_t wait_ms)
     return b;
 }
 
+/* Template saver: writes queued template files every PIPE_TPL_WRITE_MS.
+ * A new collector seeing many exporters at once queues one file each; with
+ * an fsync per file that is seconds of disk waits, which must not hold up
+ * the writer thread (its queue would fill and drop records). */
+static void *tpl_main(void *arg)
+{
+    collect_pipeline *p = arg;
+    for (;;) {
+        collect_tplstore_write_pending(p->tpl);
+        pthread_mutex_lock(&p->mu);
+        if (!p->tpl_stop) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)PIPE_TPL_WRITE_MS * 1000000u;
+            ts.tv_sec += (time_t)(ns / 1000000000u);
+            ts.tv_nsec = (long)(ns % 1000000000u);
+            pthread_cond_timedwait(&p->tpl_wake, &p->mu, &ts);
+        }
+        int stop = p->tpl_stop;
+        pthread_mutex_unlock(&p->mu);
+        if (stop)
+            return NULL;
+    }
+}
+
+static void stop_tpl_thread(collect_pipeline *p)
+{
+    if (!p->tpl_started)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->tpl_stop = 1;
+    pthread_cond_signal(&p->tpl_wake);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->tpl_thread, NULL);
+    p->tpl_started = 0;
+}
+
 static void *writer_main(void *arg)
 {
     collect_pipeline *p = arg;
@@ -372,7 +425,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&p->mu);
         if (b) {
             writer_store_batch(p, b);
-            b->n = 0;
+            store_colbatch_clear(&b->cb);
             pthread_mutex_lock(&p->mu);
             p->free_list[p->n_free++] = b;
             pthread_cond_signal(&p->not_full);
@@ -380,8 +433,6 @@ static void *writer_main(void *arg)
         }
         if (p->ctr)
             collect_ctrsink_drain(p->ctr);
-        if (p->tpl)
-            collect_tplstore_write_pending(p->tpl);
         now = cf_time_mono_ms();
         if (now - last_tick >= PIPE_TICK_MS) {
             writer_tick(p);
@@ -431,11 +482,11 @@ static void *writer_main(void *arg)
 /* ---- producer side ------------------------------------------------------- */
 
 /* Queues the current batch (or drops it when the queue is full) and takes a
- * fresh one. */
-static void push_batch(collect_pipeline *p)
+ * fresh one; the rows of the chunk are not part of it. */
+static void queue_cur(collect_pipeline *p)
 {
     pipe_batch *b = p->cur;
-    if (b->n == 0)
+    if (b->cb.n == 0)
         return;
     pthread_mutex_lock(&p->mu);
     while (p->opt.block_when_full && p->n_queued == p->opt.queue_size)
@@ -455,10 +506,10 @@ static void push_batch(collect_pipeline *p)
     if (p->n_queued == p->opt.queue_size) {
         pthread_mutex_unlock(&p->mu);
         bump(&p->c.queue_drop_batches, 1);
-        bump(&p->c.queue_drop_records, b->n);
+        bump(&p->c.queue_drop_records, b->cb.n);
         cf_log_limited(&p->rl_drop, CF_LOG_WARN,
-                       "writer queue full: dropped a batch of %u records (the store cannot keep up)", b->n);
-        b->n = 0;
+                       "writer queue full: dropped a batch of %u records (the store cannot keep up)", b->cb.n);
+        store_colbatch_clear(&b->cb);
         return;
     }
     p->ring[(p->head + p->n_queued) % p->opt.queue_size] = b;
@@ -466,8 +517,33 @@ static void push_batch(collect_pipeline *p)
     p->cur = p->free_list[--p->n_free]; /* never empty: queue_size + 2 batches in all */
     pthread_cond_signal(&p->not_empty);
     pthread_mutex_unlock(&p->mu);
-    p->cur->n = 0;
+    store_colbatch_clear(&p->cur->cb);
     p->cur->source = b->source; /* a packet split over batches keeps its source */
+}
+
+/* Moves the chunk's rows into the current batch, queueing it when full. */
+static void flush_rows(collect_pipeline *p)
+{
+    uint32_t done = 0;
+    while (done < p->n_rows) {
+        store_colbatch *cb = &p->cur->cb;
+        if (cb->n == cb->cap) {
+            queue_cur(p);
+            continue;
+        }
+        if (cb->n == 0)
+            p->cur->first_mono_ms = p->rows_mono_ms;
+        uint32_t room = cb->cap - cb->n, m = p->n_rows - done < room ? p->n_rows - done : room;
+        store_colbatch_add(cb, p->rows + done, m);
+        done += m;
+    }
+    p->n_rows = 0;
+}
+
+static void push_batch(collect_pipeline *p)
+{
+    flush_rows(p);
+    queue_cur(p);
 }
 
 void collect_pipeline_push(collect_pipeline *p) { push_batch(p); }
@@ -475,9 +551,10 @@ void collect_pipeline_push(collect_pipeline *p) { push_batch(p); }
 int collect_pipeline_push_aged(collect_pipeline *p, uint32_t max_age_ms)
 {
     sweep_templates(p, 0);
-    if (p->cur->n == 0)
+    if (p->cur->cb.n == 0 && p->n_rows == 0)
         return -1;
-    uint64_t age = cf_time_mono_ms() - p->cur->first_mono_ms;
+    uint64_t since = p->cur->cb.n ? p->cur->first_mono_ms : p->rows_mono_ms;
+    uint64_t age = cf_time_mono_ms() - since;
     if (age < max_age_ms)
         return (int)(max_age_ms - age);
     push_batch(p);
@@ -487,13 +564,13 @@ int collect_pipeline_push_aged(collect_pipeline *p, uint32_t max_age_ms)
 static void emit_record(void *ctx, const flow_record *rec)
 {
     collect_pipeline *p = ctx;
-    if (p->cur->n == p->opt.batch_records)
-        push_batch(p);
-    if (p->cur->n == 0)
-        p->cur->first_mono_ms = cf_time_mono_ms();
-    flow_record *r = &p->cur->recs[p->cur->n++];
+    if (p->n_rows == 0)
+        p->rows_mono_ms = cf_time_mono_ms();
+    flow_record *r = &p->rows[p->n_rows++];
     *r = *rec;
     r->received_ms = p->recv_ms;
+    if (p->n_rows == PIPE_CHUNK)
+        flush_rows(p);
 }
 
 /* The source index of the exporter at addr: the first source rule that
@@ -616,7 +693,7 @@ void collect_pipeline_packet(collect_pipeline *p, const uint8_t addr[16], uint16
                        p->opt.max_exporters, name);
         return;
     }
-    if (p->cur->n > 0 && p->cur->source != e->source)
+    if ((p->cur->cb.n > 0 || p->n_rows > 0) && p->cur->source != e->source)
         push_batch(p);
     p->cur->source = e->source;
     uint64_t before = e->dx.stats.records;
@@ -651,8 +728,28 @@ void collect_pipeline_set_listener_counts(collect_pipeline *p, const collect_lis
 
 /* ---- open / close -------------------------------------------------------- */
 
+static void batch_free(pipe_batch *b)
+{
+    if (b) {
+        store_colbatch_free(&b->cb);
+        free(b);
+    }
+}
+
+/* A batch for batch_records records, or NULL. */
+static pipe_batch *batch_new(uint32_t batch_records)
+{
+    pipe_batch *b = calloc(1, sizeof(*b));
+    if (b && store_colbatch_init(&b->cb, batch_records) != CF_OK) {
+        batch_free(b);
+        b = NULL;
+    }
+    return b;
+}
+
 static void free_pipeline(collect_pipeline *p)
 {
+    stop_tpl_thread(p);
     size_t n = atomic_load(&p->n_list);
     for (size_t i = 0; i < n; i++) {
         decode_exporter_free(&p->list[i]->dx);
@@ -662,13 +759,13 @@ static void free_pipeline(collect_pipeline *p)
     free(p->index);
     if (p->free_list) {
         for (size_t i = 0; i < p->n_free; i++)
-            free(p->free_list[i]);
+            batch_free(p->free_list[i]);
         free(p->free_list);
     }
     for (size_t i = 0; p->ring && i < p->n_queued; i++)
-        free(p->ring[(p->head + i) % p->opt.queue_size]);
+        batch_free(p->ring[(p->head + i) % p->opt.queue_size]);
     free(p->ring);
-    free(p->cur);
+    batch_free(p->cur);
     for (int i = 0; i < p->n_sources; i++)
         store_writer_close(p->stores[i]);
     collect_tplstore_close(p->tpl);
@@ -676,6 +773,7 @@ static void free_pipeline(collect_pipeline *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->not_empty);
     pthread_cond_destroy(&p->not_full);
+    pthread_cond_destroy(&p->tpl_wake);
     free(p->data_dir);
     free(p->stats_path);
     free(p);
@@ -683,7 +781,7 @@ static void free_pipeline(collect_pipeline *p)
 
 static cf_err alloc_queue(collect_pipeline *p)
 {
-    size_t q = p->opt.queue_size, bsize = sizeof(pipe_batch) + (size_t)p->opt.batch_records * sizeof(flow_record);
+    size_t q = p->opt.queue_size;
     size_t slots = 16;
     while (slots < 2 * (size_t)p->opt.max_exporters)
         slots *= 2;
@@ -692,15 +790,13 @@ static cf_err alloc_queue(collect_pipeline *p)
     p->list = calloc(p->opt.max_exporters, sizeof(*p->list));
     p->ring = calloc(q, sizeof(*p->ring));
     p->free_list = calloc(q + 2, sizeof(*p->free_list));
-    p->cur = calloc(1, bsize);
+    p->cur = batch_new(p->opt.batch_records);
     if (!p->index || !p->list || !p->ring || !p->free_list || !p->cur)
         return CF_ERR_NOMEM;
     for (size_t i = 0; i < q + 1; i++) {
-        pipe_batch *b = malloc(bsize);
+        pipe_batch *b = batch_new(p->opt.batch_records);
         if (!b)
             return CF_ERR_NOMEM;
-        b->n = 0;
-        b->source = 0;
         p->free_list[p->n_free++] = b;
     }
     return CF_OK;
@@ -712,7 +808,8 @@ static cf_err init_sync(collect_pipeline *p)
     if (pthread_mutex_init(&p->mu, NULL) != 0 || pthread_condattr_init(&ca) != 0)
         return CF_ERR_NOMEM;
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(&p->not_empty, &ca) | pthread_cond_init(&p->not_full, &ca);
+    int rc = pthread_cond_init(&p->not_empty, &ca) | pthread_cond_init(&p->not_full, &ca) |
+             pthread_cond_init(&p->tpl_wake, &ca);
     pthread_condattr_destroy(&ca);
     return rc ? CF_ERR_NOMEM : CF_OK;
 }
@@ -784,8 +881,22 @@ cf_err collect_pipeline_open(const collect_pipeline_options *o, collect_pipeline
         goto fail;
     }
     p->writer_started = 1;
+    if (p->tpl) {
+        if (pthread_create(&p->tpl_thread, NULL, tpl_main, p) != 0) {
+            snprintf(errbuf, errlen, "cannot start the template saver thread");
+            err = CF_ERR_NOMEM;
+            goto fail_writer;
+        }
+        p->tpl_started = 1;
+    }
     *out = p;
     return CF_OK;
+fail_writer:
+    pthread_mutex_lock(&p->mu);
+    p->stopping = 1;
+    pthread_cond_signal(&p->not_empty);
+    pthread_mutex_unlock(&p->mu);
+    pthread_join(p->writer, NULL);
 fail:
     free_pipeline(p);
     return err;
@@ -802,6 +913,7 @@ cf_err collect_pipeline_close(collect_pipeline *p, collect_snapshot *final)
     pthread_mutex_unlock(&p->mu);
     if (p->writer_started)
         pthread_join(p->writer, NULL);
+    stop_tpl_thread(p);
     cf_err err = p->close_err;
     /* the producer has stopped: save every template change not saved yet */
     sweep_templates(p, 1);

@@ -29,8 +29,9 @@
  *
  * Templates: with persist_templates, every exporter's v9/IPFIX templates are
  * loaded from DATADIR/.templates/ when it is first seen and saved there
- * (by the writer thread) when they change, at most every few seconds, and
- * at close (collect/tplstore.h).
+ * (by a template saver thread of the pipeline, so that the fsync of each
+ * file never holds up the writer thread) when they change, at most every
+ * few seconds, and at close (collect/tplstore.h).
  *
  * Interface counters: with store_counters, every exporter's sFlow counter
  * samples go through a bounded queue (collect/ctrsink.h) to the writer

@@ -11,6 +11,9 @@
 #include "store/segment_format.h"
 
 #include <endian.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <lz4.h>
 #include <stdlib.h>
 #include <xxhash.h>
@@ -185,26 +188,56 @@ static cf_err tmp_reserve(store_codec_ctx *c, size_t n)
     return CF_OK;
 }
 
-/* d[i] = value - min, for a column of width w. */
-static inline __attribute__((always_inline)) size_t for_w(const uint8_t *vals, unsigned w, size_t n,
-                                                          uint64_t min, uint64_t *d)
+/* How many values of a column of width w equal v: counted in blocks of
+ * 128 into an accumulator of the values' own width, so the loop vectorises
+ * (compare, subtract the all-ones mask). */
+static inline __attribute__((always_inline)) size_t count_eq_w(const uint8_t *vals, unsigned w, size_t n, uint64_t v)
 {
-    size_t zeros = 0;
-    for (size_t i = 0; i < n; i++) {
-        d[i] = load_w(vals, w, i) - min;
-        zeros += d[i] == 0;
+    size_t eq = 0, i = 0;
+    for (; i + 128 <= n; i += 128) {
+        switch (w) {
+        case 1: {
+            uint8_t acc = 0, x = (uint8_t)v;
+            for (size_t k = 0; k < 128; k++)
+                acc = (uint8_t)(acc + (vals[i + k] == x));
+            eq += acc;
+            break;
+        }
+        case 2: {
+            uint16_t acc = 0, x = (uint16_t)v;
+            for (size_t k = 0; k < 128; k++)
+                acc = (uint16_t)(acc + ((uint16_t)load_w(vals, 2, i + k) == x));
+            eq += acc;
+            break;
+        }
+        case 4: {
+            uint32_t acc = 0, x = (uint32_t)v;
+            for (size_t k = 0; k < 128; k++)
+                acc += (uint32_t)load_w(vals, 4, i + k) == x;
+            eq += acc;
+            break;
+        }
+        default: {
+            uint64_t acc = 0;
+            for (size_t k = 0; k < 128; k++)
+                acc += load_w(vals, 8, i + k) == v;
+            eq += acc;
+            break;
+        }
+        }
     }
-    return zeros;
+    for (; i < n; i++)
+        eq += load_w(vals, w, i) == v;
+    return eq;
 }
 
-/* d[i] = value - min; returns how many are zero. */
-static size_t col_for(const uint8_t *vals, unsigned w, size_t n, uint64_t min, uint64_t *d)
+static size_t col_count_eq(const uint8_t *vals, unsigned w, size_t n, uint64_t v)
 {
     switch (w) {
-    case 1: return for_w(vals, 1, n, min, d);
-    case 2: return for_w(vals, 2, n, min, d);
-    case 4: return for_w(vals, 4, n, min, d);
-    default: return for_w(vals, 8, n, min, d);
+    case 1: return count_eq_w(vals, 1, n, v);
+    case 2: return count_eq_w(vals, 2, n, v);
+    case 4: return count_eq_w(vals, 4, n, v);
+    default: return count_eq_w(vals, 8, n, v);
     }
 }
 
@@ -229,16 +262,6 @@ static void ref_range(const uint64_t *v, const uint64_t *ref, size_t n, uint64_t
     }
     *mn = lo;
     *mx = hi;
-}
-
-/* The planes of d[0 .. n): plane j holds byte j of every value. */
-static void put_planes(const uint64_t *d, size_t n, unsigned nb, uint8_t *out)
-{
-    for (unsigned j = 0; j < nb; j++) {
-        uint8_t *plane = out + (size_t)j * n;
-        for (size_t i = 0; i < n; i++)
-            plane[i] = (uint8_t)(d[i] >> (8 * j));
-    }
 }
 
 /* Value i of nb kept bytes stored as planes of n bytes each (nb is a
@@ -303,28 +326,6 @@ static bool for_planes(const uint8_t *src, size_t n, unsigned nb, unsigned w, ui
     case 0x88: for_planes_w(src, n, 8, 8, min, out); return true;
     default: return false;
     }
-}
-
-/* Sparse layout: bitmap of non-zero values, then the planes of those. */
-static size_t put_sparse(uint64_t *d, size_t n, unsigned nb, uint8_t *out)
-{
-    size_t bm = (n + 7) / 8, m = 0, i = 0;
-    /* branch-free: each bitmap byte is built in a register, and every value
-     * is stored at m (compacts in place: m <= i), m advancing only past
-     * non-zero ones */
-    for (size_t byte = 0; byte < bm; byte++) {
-        unsigned bits = 0, end = i + 8 <= n ? 8 : (unsigned)(n - i);
-        for (unsigned k = 0; k < end; k++, i++) {
-            uint64_t v = d[i];
-            unsigned nz = v != 0;
-            bits |= nz << k;
-            d[m] = v;
-            m += nz;
-        }
-        out[byte] = (uint8_t)bits;
-    }
-    put_planes(d, m, nb, out + bm);
-    return bm + m * nb;
 }
 
 /* Bits set in a 64-bit word (portable: no popcnt instruction assumed). */
@@ -619,7 +620,10 @@ static cf_err compress_raw(store_codec_ctx *cx, store_codec codec, int level, ui
 }
 
 /* Chooses the transform of a non-constant integer column (FOR, REF or
- * DELTA: the one needing the fewest bytes) and writes it to cx->tmp. */
+ * DELTA: the one needing the fewest bytes).  REF and DELTA values are
+ * written to cx->tmp; FOR values are not materialised (the writers below
+ * read value - min straight from the column).  Returns how many transformed
+ * values are zero. */
 static size_t transform_int(store_codec_ctx *cx, const flow_field *f, const uint8_t *vals, size_t n,
                             const uint64_t *ref, store_col_entry *e, uint64_t *range)
 {
@@ -644,7 +648,7 @@ static size_t transform_int(store_codec_ctx *cx, const flow_field *f, const uint
     size_t zeros = 0;
     e->encoding = (uint8_t)enc;
     if (enc == STORE_ENC_FOR)
-        return col_for(vals, f->width, n, e->min, d);
+        return col_count_eq(vals, f->width, n, e->min);
     if (enc == STORE_ENC_REF) {
         for (size_t i = 0; i < n; i++) {
             d[i] = ref[i] - v64[i] - rmin;
@@ -663,15 +667,82 @@ static size_t transform_int(store_codec_ctx *cx, const flow_field *f, const uint
     return zeros;
 }
 
-/* Dictionary of a FOR column whose range fits one byte (d[i] < 256), from
- * a presence bitmap: cheaper than hashing. */
-static bool dict_build_small(small_dict *dict, const uint64_t *d, size_t n, uint64_t min, uint8_t code[256])
+/* ---- writers of transformed values ---------------------------------------
+ * A column's transformed values are d[i] = load_w(src, w, i) - min: for FOR
+ * src is the column itself (w its width, min the block minimum), for REF and
+ * DELTA it is cx->tmp (w 8, min 0).  Each writer is specialised on w. */
+
+/* Plane j of d: byte j of every value (one vectorisable pass per plane). */
+static inline __attribute__((always_inline)) void planes_w(const uint8_t *src, unsigned w, uint64_t min,
+                                                          size_t n, unsigned nb, uint8_t *out)
+{
+    for (unsigned j = 0; j < nb; j++) {
+        uint8_t *plane = out + (size_t)j * n;
+        unsigned sh = 8 * j;
+        for (size_t i = 0; i < n; i++)
+            plane[i] = (uint8_t)((load_w(src, w, i) - min) >> sh);
+    }
+}
+
+static inline __attribute__((always_inline)) size_t sparse_nb(const uint8_t *src, unsigned w, uint64_t min,
+                                                             size_t n, size_t zeros, unsigned nb, uint8_t *out)
+{
+    size_t bm = (n + 7) / 8, m_all = n - zeros, m = 0, i = 0;
+    uint8_t *planes = out + bm;
+    /* branch-free: the bitmap byte is built in a register and every value
+     * is written at m, which advances past the non-zero values only; plane
+     * j is first written n bytes apart (m <= i < n: no plane runs into the
+     * next), then moved down to its place j * m_all */
+    for (size_t byte = 0; byte < bm; byte++) {
+        unsigned bits = 0, end = i + 8 <= n ? 8 : (unsigned)(n - i);
+        for (unsigned k = 0; k < end; k++, i++) {
+            uint64_t v = load_w(src, w, i) - min;
+            unsigned nz = v != 0;
+            bits |= nz << k;
+            for (unsigned j = 0; j < nb; j++)
+                planes[(size_t)j * n + m] = (uint8_t)(v >> (8 * j));
+            m += nz;
+        }
+        out[byte] = (uint8_t)bits;
+    }
+    for (unsigned j = 1; j < nb; j++)
+        memmove(planes + (size_t)j * m_all, planes + (size_t)j * n, m_all);
+    return bm + m_all * nb;
+}
+
+/* Sparse layout of d (zeros of its n values are zero): a bitmap of the
+ * non-zero values, then the nb planes of those, each n - zeros long. */
+static inline __attribute__((always_inline)) size_t sparse_w(const uint8_t *src, unsigned w, uint64_t min,
+                                                            size_t n, size_t zeros, unsigned nb, uint8_t *out)
+{
+    switch (nb) { /* nb a constant: the plane loop unrolls */
+    case 1: return sparse_nb(src, w, min, n, zeros, 1, out);
+    case 2: return sparse_nb(src, w, min, n, zeros, 2, out);
+    case 3: return sparse_nb(src, w, min, n, zeros, 3, out);
+    case 4: return sparse_nb(src, w, min, n, zeros, 4, out);
+    default: return sparse_nb(src, w, min, n, zeros, nb, out);
+    }
+}
+
+/* Dictionary of a column whose d < 256, from a presence table: cheaper
+ * than hashing.  code[] gets the code of each d. */
+static inline __attribute__((always_inline)) bool dict_small_w(small_dict *dict, const uint8_t *src, unsigned w,
+                                                              uint64_t min, size_t n, uint8_t code[256])
 {
     /* plain byte stores: no read-modify-write chain through a bitmap */
     uint8_t seen[256] = {0};
-    for (size_t i = 0; i < n; i++)
-        seen[d[i] & 0xff] = 1;
     unsigned cnt = 0;
+    size_t i = 0;
+    /* a prefix first: a column with many values is given up early */
+    for (size_t pre = n < 1024 ? n : 1024; i < pre; i++)
+        seen[(uint8_t)(load_w(src, w, i) - min)] = 1;
+    for (unsigned v = 0; v < 256; v++)
+        cnt += seen[v];
+    if (cnt > STORE_SMALLDICT_MAX)
+        return false;
+    for (; i < n; i++)
+        seen[(uint8_t)(load_w(src, w, i) - min)] = 1;
+    cnt = 0;
     for (unsigned v = 0; v < 256; v++)
         cnt += seen[v];
     if (cnt > STORE_SMALLDICT_MAX)
@@ -686,25 +757,74 @@ static bool dict_build_small(small_dict *dict, const uint64_t *d, size_t n, uint
     return true;
 }
 
-/* Writes a small-range dictionary column (see dict_build_small). */
-static void dict_put_small(const small_dict *dict, const uint64_t *d, size_t n, unsigned w, const uint8_t code[256],
-                           uint8_t *out)
+/* Writes a small-range dictionary column (see dict_small_w): the values
+ * (cw bytes each, the field's width), then the packed codes. */
+static inline __attribute__((always_inline)) void dict_put_small_w(const small_dict *dict, const uint8_t *src,
+                                                                  unsigned w, uint64_t min, size_t n, unsigned cw,
+                                                                  const uint8_t code[256], uint8_t *out)
 {
     unsigned k = dict_bits(dict->n);
     for (unsigned c = 0; c < dict->n; c++) {
         uint8_t v[8];
         store_put_le64(v, dict->lo[c]);
-        memcpy(out + c * w, v, w);
+        memcpy(out + c * cw, v, cw);
     }
-    uint8_t *codes = out + (size_t)dict->n * w;
+    uint8_t *codes = out + (size_t)dict->n * cw;
     /* each code byte is built in a register: 8 / k codes per byte */
     unsigned per = 8 / k;
     size_t nbytes = (n * k + 7) / 8, i = 0;
     for (size_t b = 0; b < nbytes; b++) {
         unsigned acc = 0;
         for (unsigned j = 0; j < per && i < n; j++, i++)
-            acc |= (unsigned)code[d[i] & 0xff] << (j * k);
+            acc |= (unsigned)code[(uint8_t)(load_w(src, w, i) - min)] << (j * k);
         codes[b] = (uint8_t)acc;
+    }
+}
+
+/* What encode_int writes: planes, sparse planes or a small-range dictionary. */
+typedef enum int_layout { LAYOUT_PLANES, LAYOUT_SPARSE, LAYOUT_DICT_SMALL } int_layout;
+
+typedef struct int_job {
+    const uint8_t *src; /* the column (FOR) or cx->tmp */
+    unsigned w;         /* width of src's values */
+    uint64_t min;       /* subtracted from each (FOR), else 0 */
+    size_t n, zeros;
+    unsigned nb;        /* planes */
+    unsigned cw;        /* the field's width (dictionary values) */
+    small_dict *dict;
+    const uint8_t *code;
+} int_job;
+
+static inline __attribute__((always_inline)) size_t layout_w(const int_job *j, unsigned w, int_layout how,
+                                                            uint8_t *out)
+{
+    switch (how) {
+    case LAYOUT_PLANES: planes_w(j->src, w, j->min, j->n, j->nb, out); return j->n * j->nb;
+    case LAYOUT_SPARSE: return sparse_w(j->src, w, j->min, j->n, j->zeros, j->nb, out);
+    default:
+        dict_put_small_w(j->dict, j->src, w, j->min, j->n, j->cw, j->code, out);
+        return dict_raw_len(j->dict->n, j->cw, j->n);
+    }
+}
+
+/* Writes the chosen layout of j into out; returns its length. */
+static size_t put_layout(const int_job *j, int_layout how, uint8_t *out)
+{
+    switch (j->w) {
+    case 1: return layout_w(j, 1, how, out);
+    case 2: return layout_w(j, 2, how, out);
+    case 4: return layout_w(j, 4, how, out);
+    default: return layout_w(j, 8, how, out);
+    }
+}
+
+static bool dict_small(small_dict *dict, const int_job *j, uint8_t code[256])
+{
+    switch (j->w) {
+    case 1: return dict_small_w(dict, j->src, 1, j->min, j->n, code);
+    case 2: return dict_small_w(dict, j->src, 2, j->min, j->n, code);
+    case 4: return dict_small_w(dict, j->src, 4, j->min, j->n, code);
+    default: return dict_small_w(dict, j->src, 8, j->min, j->n, code);
     }
 }
 
@@ -718,7 +838,7 @@ static cf_err encode_int(store_codec_ctx *cx, const flow_field *f, const uint8_t
         e->encoding = STORE_ENC_CONST;
         return CF_OK;
     }
-    cf_err err = tmp_reserve(cx, n);
+    cf_err err = f->width == 8 && f->type == FLOW_T_TIME ? tmp_reserve(cx, n) : CF_OK;
     if (!err)
         err = raw_reserve(cx, n * 8 + n / 8 + 1);
     if (err)
@@ -726,38 +846,84 @@ static cf_err encode_int(store_codec_ctx *cx, const flow_field *f, const uint8_t
     uint64_t range;
     size_t zeros = transform_int(cx, f, vals, n, ref, e, &range);
     unsigned nb = bytes_for(range);
+    bool is_for = e->encoding == STORE_ENC_FOR;
+    int_job j = {is_for ? vals : (const uint8_t *)cx->tmp, is_for ? f->width : 8u, is_for ? e->min : 0, n, zeros,
+                 nb, f->width, NULL, NULL};
     size_t c_planes = n * nb, c_sparse = (n + 7) / 8 + (n - zeros) * nb;
-    small_dict *dict = NULL;
+    small_dict dict;
     size_t c_dict = SIZE_MAX;
     uint8_t code[256];
-    bool small = nb == 1 && e->encoding == STORE_ENC_FOR;
-    if (nb > 0) {
-        dict = malloc(sizeof(*dict));
-        if (!dict)
-            return CF_ERR_NOMEM;
-        if (small ? dict_build_small(dict, cx->tmp, n, e->min, code) : dict_build(dict, vals, f->width, n))
-            c_dict = dict_raw_len(dict->n, f->width, n);
-    }
+    bool small = nb == 1 && is_for;
+    if (nb > 0 && (small ? dict_small(&dict, &j, code) : dict_build(&dict, vals, f->width, n)))
+        c_dict = dict_raw_len(dict.n, f->width, n);
     e->nbytes = (uint8_t)nb;
     if (c_dict < c_planes && c_dict < c_sparse) {
         e->encoding = STORE_ENC_SMALLDICT;
         e->base = 0;
-        e->aux = (uint16_t)dict->n;
-        e->nbytes = (uint8_t)dict_bits(dict->n);
+        e->aux = (uint16_t)dict.n;
+        e->nbytes = (uint8_t)dict_bits(dict.n);
         e->raw_len = (uint32_t)c_dict;
+        j.dict = &dict;
+        j.code = code;
         if (small)
-            dict_put_small(dict, cx->tmp, n, f->width, code, cx->raw);
+            put_layout(&j, LAYOUT_DICT_SMALL, cx->raw);
         else
-            dict_put(dict, vals, f->width, n, cx->raw);
+            dict_put(&dict, vals, f->width, n, cx->raw);
     } else if (c_sparse < c_planes) {
         e->encoding |= STORE_ENC_F_SPARSE;
-        e->raw_len = (uint32_t)put_sparse(cx->tmp, n, nb, cx->raw);
+        e->raw_len = (uint32_t)put_layout(&j, LAYOUT_SPARSE, cx->raw);
     } else {
-        e->raw_len = (uint32_t)c_planes;
-        put_planes(cx->tmp, n, nb, cx->raw);
+        e->raw_len = (uint32_t)put_layout(&j, LAYOUT_PLANES, cx->raw);
     }
-    free(dict);
     return CF_OK;
+}
+
+/* 16 rows of 16 bytes (in, row after row) as 16 columns: out[b][k] is
+ * byte b of row k. */
+static void transpose16(const uint8_t *in, uint8_t out[16][16])
+{
+#ifdef __SSE2__
+    /* four perfect shuffles of the 16 rows are the transpose */
+    __m128i r[16], t[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = _mm_loadu_si128((const __m128i *)(const void *)(in + 16 * i));
+    for (int s = 0; s < 4; s++) {
+        for (int i = 0; i < 8; i++) {
+            t[2 * i] = _mm_unpacklo_epi8(r[i], r[i + 8]);
+            t[2 * i + 1] = _mm_unpackhi_epi8(r[i], r[i + 8]);
+        }
+        memcpy(r, t, sizeof(r));
+    }
+    for (int i = 0; i < 16; i++)
+        _mm_storeu_si128((__m128i *)(void *)out[i], r[i]);
+#else
+    for (int k = 0; k < 16; k++)
+        for (int b = 0; b < 16; b++)
+            out[b][k] = in[16 * k + b];
+#endif
+}
+
+/* The planes of the byte positions in mask of n 16-byte values, low
+ * position first, each n bytes: one pass over the values, 16 at a time. */
+static void addr_planes(const uint8_t *vals, size_t n, uint16_t mask, uint8_t *out)
+{
+    uint8_t *plane[16];
+    unsigned pos[16], np = 0;
+    for (unsigned b = 0; b < 16; b++)
+        if (mask & (1u << b)) {
+            plane[np] = out + (size_t)np * n;
+            pos[np++] = b;
+        }
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        uint8_t t[16][16];
+        transpose16(vals + 16 * i, t);
+        for (unsigned p = 0; p < np; p++)
+            memcpy(plane[p] + i, t[pos[p]], 16);
+    }
+    for (; i < n; i++)
+        for (unsigned p = 0; p < np; p++)
+            plane[p][i] = vals[16 * i + pos[p]];
 }
 
 static cf_err encode_addr(store_codec_ctx *cx, const uint8_t *vals, size_t n, store_col_entry *e)
@@ -773,31 +939,20 @@ static cf_err encode_addr(store_codec_ctx *cx, const uint8_t *vals, size_t n, st
     cf_err err = raw_reserve(cx, n * np);
     if (err)
         return err;
-    small_dict *dict = malloc(sizeof(*dict));
-    if (!dict)
-        return CF_ERR_NOMEM;
-    if (dict_build(dict, vals, 16, n) && dict_raw_len(dict->n, 16, n) < n * np) {
+    small_dict dict;
+    if (dict_build(&dict, vals, 16, n) && dict_raw_len(dict.n, 16, n) < n * np) {
         e->encoding = STORE_ENC_SMALLDICT;
-        e->aux = (uint16_t)dict->n;
-        e->nbytes = (uint8_t)dict_bits(dict->n);
-        e->raw_len = (uint32_t)dict_raw_len(dict->n, 16, n);
-        dict_put(dict, vals, 16, n, cx->raw);
-        free(dict);
+        e->aux = (uint16_t)dict.n;
+        e->nbytes = (uint8_t)dict_bits(dict.n);
+        e->raw_len = (uint32_t)dict_raw_len(dict.n, 16, n);
+        dict_put(&dict, vals, 16, n, cx->raw);
         return CF_OK;
     }
-    free(dict);
     e->encoding = STORE_ENC_PLANES;
     e->aux = mask;
     e->nbytes = (uint8_t)np;
     e->raw_len = (uint32_t)(n * np);
-    uint8_t *plane = cx->raw;
-    for (unsigned b = 0; b < 16; b++) {
-        if (!(mask & (1u << b)))
-            continue;
-        for (size_t i = 0; i < n; i++)
-            plane[i] = vals[16 * i + b];
-        plane += n;
-    }
+    addr_planes(vals, n, mask, cx->raw);
     return CF_OK;
 }
 

@@ -37,16 +37,14 @@ typedef struct open_seg {
     /* Constant columns are not written out: while every buffered value of a
      * field equals the one in ref (the first buffered record), varies[id]
      * is 0 and its array holds nothing; the first different value fills it
-     * (rows so far from ref) and sets varies[id]. */
+     * (rows so far from ref) and sets varies[id].  A batch's constant
+     * columns stay constant here as long as they agree with ref. */
     uint8_t varies[FLOW_FIELD_MAX_ID + 1];
     flow_record ref;
 } open_seg;
 
-/* Records are split into the columns straight from the caller's array,
- * SPLIT_CHUNK at a time and one field at a time: the chunk (~12 KB) stays
- * in L1 while every column of it is written sequentially, which is much
- * cheaper than scattering each record over every column. */
-#define SPLIT_CHUNK 64
+/* store_writer_append() splits rows through a column batch of this many. */
+#define ROW_BATCH 4096
 
 struct store_writer {
     char *dir;                  /* source directory */
@@ -63,6 +61,7 @@ struct store_writer {
     size_t blk_cap;
     uint8_t *spare[FLOW_FIELD_MAX_ID + 1]; /* columns of a closed segment, for the next one */
     uint32_t spare_cap;
+    store_colbatch rows;        /* store_writer_append()'s rows as columns (allocated on first use) */
     cf_ratelimit rl;
 };
 
@@ -220,80 +219,51 @@ static cf_err seg_grow(store_writer *w, open_seg *s, uint32_t need)
     return CF_OK;
 }
 
-static inline __attribute__((always_inline)) void split_w(uint8_t *dst, const flow_record *src, size_t m,
-                                                          unsigned off, unsigned w)
+/* dst[0 .. m) = the w-byte value v (w a constant after inlining). */
+static inline __attribute__((always_inline)) void fill_w(uint8_t *dst, const uint8_t *v, unsigned w, size_t m)
 {
     for (size_t k = 0; k < m; k++)
-        memcpy(dst + k * w, (const uint8_t *)&src[k] + off, w);
+        memcpy(dst + k * w, v, w);
 }
 
-/* Which bytes of recs[0 .. c) differ from ref: diff[b] != 0 when byte b
- * of some record differs (whole words compared, so the loop vectorises). */
-static void rows_diff(const flow_record *ref, const flow_record *recs, size_t c,
-                      uint8_t diff[sizeof(flow_record)])
+static void fill(uint8_t *dst, const uint8_t *v, unsigned w, size_t m)
 {
-    enum { NW = sizeof(flow_record) / 8 };
-    uint64_t r[NW], acc[NW] = {0};
-    memcpy(r, ref, sizeof(r));
-    for (size_t k = 0; k < c; k++) {
-        const uint8_t *p = (const uint8_t *)&recs[k];
-        for (size_t j = 0; j < NW; j++) {
-            uint64_t v;
-            memcpy(&v, p + 8 * j, 8);
-            acc[j] |= v ^ r[j];
-        }
+    switch (w) {
+    case 1: memset(dst, v[0], m); break;
+    case 2: fill_w(dst, v, 2, m); break;
+    case 4: fill_w(dst, v, 4, m); break;
+    case 8: fill_w(dst, v, 8, m); break;
+    default: fill_w(dst, v, 16, m); break;
     }
-    memset(diff, 0, sizeof(flow_record));
-    memcpy(diff, acc, sizeof(acc));
-    for (size_t b = sizeof(acc); b < sizeof(flow_record); b++)
-        for (size_t k = 0; k < c; k++)
-            diff[b] |= (uint8_t)(((const uint8_t *)&recs[k])[b] ^ ((const uint8_t *)ref)[b]);
 }
 
-/* True when field f of the rows checked by rows_diff() may differ from ref;
- * a column of a constant so far that now differs is filled up to row. */
-static bool column_varies(open_seg *s, const flow_field *f, const uint8_t *diff, size_t row)
-{
-    if (s->varies[f->id])
-        return true;
-    uint8_t any = 0;
-    for (unsigned b = 0; b < f->width; b++)
-        any |= diff[f->offset + b];
-    if (!any)
-        return false;
-    const uint8_t *v = (const uint8_t *)&s->ref + f->offset;
-    for (size_t k = 0; k < row; k++)
-        memcpy(s->cols[f->id] + k * f->width, v, f->width);
-    s->varies[f->id] = 1;
-    return true;
-}
-
-/* Appends recs[0 .. m) to the columns of s (capacity already there). */
-static void split_rows(open_seg *s, const flow_record *recs, size_t m)
+/* Appends records k .. k+m of batch b to the columns of s (capacity
+ * already there).  A column constant in s and in b stays constant while the
+ * two agree; otherwise it is filled: rows so far from s->ref, then b's. */
+static void seg_put(open_seg *s, const store_colbatch *b, size_t k, size_t m)
 {
     if (m > 0 && s->n_buf == 0) {
-        s->ref = recs[0];
+        s->ref = b->ref;
         memset(s->varies, 0, sizeof(s->varies));
         s->varies[FLOW_FIELD_LAST] = 1; /* the REF encoding of other times reads it */
     }
-    for (size_t done = 0; done < m; done += SPLIT_CHUNK) {
-        size_t c = m - done < SPLIT_CHUNK ? m - done : SPLIT_CHUNK, row = s->n_buf + done;
-        const flow_record *src = recs + done;
-        uint8_t diff[sizeof(flow_record)];
-        rows_diff(&s->ref, src, c, diff);
-        for (size_t i = 0; i < flow_n_fields; i++) {
-            const flow_field *f = &flow_fields[i];
-            if (!column_varies(s, f, diff, row))
+    size_t row = s->n_buf;
+    for (size_t i = 0; i < flow_n_fields; i++) {
+        const flow_field *f = &flow_fields[i];
+        unsigned w = f->width;
+        bool in_b = (b->varies >> f->id) & 1;
+        const uint8_t *bv = (const uint8_t *)&b->ref + f->offset;
+        if (!s->varies[f->id]) {
+            if (!in_b && memcmp(bv, (const uint8_t *)&s->ref + f->offset, w) == 0)
                 continue;
-            uint8_t *dst = s->cols[f->id] + row * f->width;
-            switch (f->width) {
-            case 1: split_w(dst, src, c, f->offset, 1); break;
-            case 2: split_w(dst, src, c, f->offset, 2); break;
-            case 4: split_w(dst, src, c, f->offset, 4); break;
-            case 8: split_w(dst, src, c, f->offset, 8); break;
-            default: split_w(dst, src, c, f->offset, 16); break;
-            }
+            fill(s->cols[f->id], (const uint8_t *)&s->ref + f->offset, w, row);
+            s->varies[f->id] = 1;
         }
+        uint8_t *dst = s->cols[f->id] + row * w;
+        if (in_b)
+            memcpy(dst, b->cols[f->id] + k * w, m * w);
+        else
+            fill(dst, bv, w, m);
     }
     s->n_buf += (uint32_t)m;
 }
@@ -449,10 +419,11 @@ static cf_err get_seg(store_writer *w, uint64_t start, open_seg **out)
     return CF_OK;
 }
 
-/* Appends n records that all fall in the window of s: splits them into the
- * columns and writes a block each time block_records are buffered.  Returns
- * the first error (records that could not be buffered are counted lost). */
-static cf_err append_run(store_writer *w, open_seg *s, const flow_record *recs, size_t n)
+/* Appends records k .. k+n of b, which all fall in the window of s: copies
+ * them into the columns and writes a block each time block_records are
+ * buffered.  Returns the first error (records that could not be buffered
+ * are counted lost). */
+static cf_err append_run(store_writer *w, open_seg *s, const store_colbatch *b, size_t k, size_t n)
 {
     cf_err first = CF_OK;
     s->last_rec_ms = w->now_ms;
@@ -467,8 +438,8 @@ static cf_err append_run(store_writer *w, open_seg *s, const flow_record *recs, 
                 return first ? first : err;
             }
         }
-        split_rows(s, recs, m);
-        recs += m;
+        seg_put(s, b, k, m);
+        k += m;
         n -= m;
         if (s->n_buf >= w->opt.block_records) {
             cf_err err = write_block(w, s);
@@ -478,17 +449,18 @@ static cf_err append_run(store_writer *w, open_seg *s, const flow_record *recs, 
     return first;
 }
 
-cf_err store_writer_append(store_writer *w, const flow_record *recs, size_t n)
+cf_err store_writer_append_batch(store_writer *w, const store_colbatch *b)
 {
     cf_err first = CF_OK;
     uint64_t rot = (uint64_t)w->opt.rotate_s * 1000;
-    size_t k = 0;
+    const uint64_t *last = (const uint64_t *)(const void *)b->cols[FLOW_FIELD_LAST];
+    size_t k = 0, n = b->n;
     while (k < n) {
         /* a run of consecutive records in the same window goes in at once */
-        uint64_t start = recs[k].last_ms - recs[k].last_ms % rot, newest = recs[k].last_ms;
+        uint64_t start = last[k] - last[k] % rot, newest = last[k];
         size_t j = k + 1;
-        while (j < n && recs[j].last_ms - start < rot) {
-            newest = recs[j].last_ms > newest ? recs[j].last_ms : newest;
+        while (j < n && last[j] - start < rot) {
+            newest = last[j] > newest ? last[j] : newest;
             j++;
         }
         w->st.records += j - k;
@@ -497,11 +469,33 @@ cf_err store_writer_append(store_writer *w, const flow_record *recs, size_t n)
         open_seg *s = w->n_open > 0 && w->segs[w->hot].start_ms == start ? &w->segs[w->hot] : NULL;
         cf_err err = s ? CF_OK : get_seg(w, start, &s);
         if (!err)
-            err = append_run(w, s, recs + k, j - k);
+            err = append_run(w, s, b, k, j - k);
         else
             count_loss(w, s, j - k, err);
         first = first ? first : err;
         k = j;
+    }
+    return first;
+}
+
+cf_err store_writer_append(store_writer *w, const flow_record *recs, size_t n)
+{
+    cf_err first = CF_OK;
+    if (n > 0 && w->rows.cap == 0) {
+        cf_err err = store_colbatch_init(&w->rows, ROW_BATCH);
+        if (err) {
+            store_colbatch_free(&w->rows);
+            w->st.records += n;
+            count_loss(w, NULL, n, err);
+            return err;
+        }
+    }
+    for (size_t k = 0; k < n; k += ROW_BATCH) {
+        size_t m = n - k < ROW_BATCH ? n - k : ROW_BATCH;
+        store_colbatch_clear(&w->rows);
+        store_colbatch_add(&w->rows, recs + k, m);
+        cf_err err = store_writer_append_batch(w, &w->rows);
+        first = first ? first : err;
     }
     return first;
 }
@@ -642,6 +636,7 @@ cf_err store_writer_close(store_writer *w)
         first = first ? first : err;
     }
     store_codec_ctx_free(&w->cx);
+    store_colbatch_free(&w->rows);
     for (size_t id = 0; id <= FLOW_FIELD_MAX_ID; id++)
         free(w->spare[id]);
     free(w->blk);
