@@ -232,6 +232,7 @@ static void snapshot_extras(collect_pipeline *p, collect_totals *t)
         t->counters_queue_drops = cc.queue_drops;
         t->counters_lost = cc.lost;
     }
+    collect_totals_memory(t);
     {
         t->retention_segments = atomic_load_explicit(&p->retention_segments, memory_order_relaxed);
         t->retention_bytes = atomic_load_explicit(&p->retention_bytes, memory_order_relaxed);

@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -53,6 +54,8 @@ static const stats_counter total_counters[] = {
     TOTAL(tcp_connections),
     TOTAL(tcp_messages),
     TOTAL(tcp_bad_streams),
+    TOTAL(rss_bytes),
+    TOTAL(rss_peak_bytes),
 };
 #define N_TOTAL_COUNTERS (sizeof(total_counters) / sizeof(total_counters[0]))
 
@@ -385,9 +388,28 @@ static void log_suffix(const collect_totals *t, char *buf, size_t len)
         {"forward_errors", t->forward_errors},
         {"tcp_messages", t->tcp_messages},
         {"tcp_bad_streams", t->tcp_bad_streams},
+        {"rss_mb", t->rss_bytes >> 20},
+        {"rss_peak_mb", t->rss_peak_bytes >> 20},
     };
     for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++)
         append_nonzero(buf, len, &at, items[i].name, items[i].v);
+}
+
+void collect_totals_memory(collect_totals *t)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        unsigned long long size = 0, resident = 0;
+        long page = sysconf(_SC_PAGESIZE);
+        if (fscanf(f, "%llu %llu", &size, &resident) == 2 && page > 0)
+            t->rss_bytes = (uint64_t)resident * (uint64_t)page;
+        fclose(f);
+    }
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_maxrss > 0)
+        t->rss_peak_bytes = (uint64_t)ru.ru_maxrss * 1024u; /* Linux: kilobytes */
+    if (t->rss_peak_bytes < t->rss_bytes) /* the kernel updates its high-water mark lazily */
+        t->rss_peak_bytes = t->rss_bytes;
 }
 
 void collect_stats_log(const collect_snapshot *s, const char *what)

@@ -118,6 +118,8 @@ typedef struct collect_totals {
     uint64_t tcp_connections;       /* IPFIX-over-TCP connections accepted */
     uint64_t tcp_messages;          /* IPFIX messages received over TCP */
     uint64_t tcp_bad_streams;       /* TCP connections closed for a bad message header */
+    uint64_t rss_bytes;             /* the collector's resident memory when the snapshot was taken */
+    uint64_t rss_peak_bytes;        /* its highest resident memory since start */
     decode_tpl_stats tpl;           /* sum over exporters */
     decode_sflow_stats sflow;       /* sum over exporters */
 } collect_totals;
@@ -143,6 +145,10 @@ typedef struct collect_exporter_stats {
     decode_tpl_stats tpl;       /* v9/IPFIX template machinery */
     decode_sflow_stats sflow;   /* sFlow */
 } collect_exporter_stats;
+
+/* Fills t->rss_bytes and t->rss_peak_bytes from /proc/self/statm and
+ * getrusage(); left 0 where the system does not tell. */
+void collect_totals_memory(collect_totals *t);
 
 /* Adds the tpl and sflow counters of e to the sums in t. */
 void collect_totals_add(collect_totals *t, const collect_exporter_stats *e);

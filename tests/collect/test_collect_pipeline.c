@@ -86,6 +86,9 @@ static void test_exporter_limit_and_counts(void **state)
     assert_int_equal(s.totals.records, f1 + f2);
     assert_int_equal(s.totals.store_written, f1 + f2);
     assert_int_equal(s.totals.malformed[DECODE_BAD_SHORT], 1);
+    /* memory is reported: resident now, and a peak at least as high */
+    assert_true(s.totals.rss_bytes > 0);
+    assert_true(s.totals.rss_peak_bytes >= s.totals.rss_bytes);
     assert_int_equal(s.n_exporters, 2);
     assert_int_equal(s.exporters[0].port, 5001);
     assert_int_equal(s.exporters[0].s.records, f1);
