@@ -385,10 +385,13 @@ static void special_step(const tpl_fop *f, const uint8_t *r, uint8_t *o)
 {
     switch (f->kind) {
     case S_NH4: {
-        uint32_t v4 = cf_be32(r + f->src);
-        if (v4)
-            flow_addr_from_v4(o + f->dst, v4);
-        else if (f->alt != NO_ALT)
+        static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        uint32_t v4;
+        memcpy(&v4, r + f->src, 4);
+        if (v4) { /* the IPv4-mapped address (flow_addr_from_v4), network order as sent */
+            memcpy(o + f->dst, mapped, 12);
+            memcpy(o + f->dst + 12, r + f->src, 4);
+        } else if (f->alt != NO_ALT)
             memcpy(o + f->dst, r + f->alt, 16);
         else
             memset(o + f->dst, 0, 16);

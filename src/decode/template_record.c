@@ -6,7 +6,9 @@
  * When a template is learned, tpl_compile() gives each field an action (what
  * to do with its value), chosen from the element id, enterprise number and
  * length, so that decoding a record is one pass over the fields with a
- * switch.  A field whose length does not suit its element (e.g. a 5-byte
+ * switch.  Most data templates also get a fast plan (template_fast.c) and
+ * never come here per record; what follows is the general path, for the
+ * rest and as the reference the fast plan is tested against.  A field whose length does not suit its element (e.g. a 5-byte
  * IPv4 address) is skipped.  Values are gathered into a rec_scratch first
  * (the first occurrence of an element wins) and turned into a flow_record at
  * the end, where the choices between alternatives (counters, times,
