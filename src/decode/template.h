@@ -28,6 +28,31 @@
 #define TPL_MIN_DATA_ID 256u  /* lowest template id / data set id */
 #define TPL_PEN_REVERSE 29305u /* RFC 5103 reverse information elements */
 
+/* What the record decoder does with a field's value (tpl_field.action),
+ * chosen by tpl_compile() from the element id, enterprise number and length
+ * (template_record.c has the table of elements). */
+enum tpl_action {
+    A_SKIP = 0, A_ENTERPRISE, A_REVERSE,
+    A_SRC4, A_DST4, A_SRC6, A_DST6, A_NH4, A_NH6, A_BGPNH4, A_BGPNH6,
+    A_SRC_PORT, A_DST_PORT, A_PROTO, A_TCP_FLAGS, A_TOS,
+    A_BYTES, A_PKTS, A_BYTES_INIT, A_PKTS_INIT, A_BYTES_POST, A_PKTS_POST,
+    A_BYTES_TOTAL, A_PKTS_TOTAL, A_BYTES_L2,
+    A_IN_IF, A_OUT_IF, A_SRC_AS, A_DST_AS, A_SRC_MASK, A_DST_MASK,
+    A_SRC_VLAN, A_DST_VLAN, A_DOT1Q_VLAN, A_POST_DOT1Q_VLAN,
+    A_SRC_MAC, A_DST_MAC, A_POST_SRC_MAC, A_POST_DST_MAC,
+    A_ICMP_TC, A_ICMP_TYPE, A_ICMP_CODE,
+    A_DIRECTION, A_FWD_STATUS, A_ENGINE_TYPE, A_ENGINE_ID,
+    A_SAMPLING_INTERVAL, A_SAMPLER_ID, A_SAMPLER_RANDOM, A_PKT_INTERVAL, A_PKT_SPACE,
+    A_SAMPLING_SIZE, A_SAMPLING_POP,
+    A_FIRST_UPTIME, A_LAST_UPTIME, A_START_S, A_END_S, A_START_MS, A_END_MS, A_START_US,
+    A_END_US, A_START_NS, A_END_NS, A_START_DUS, A_END_DUS, A_SYS_INIT_MS,
+    A_OBS_S, A_OBS_MS, A_OBS_US, A_OBS_NS, A_FRAME,
+    A_MPLS1, A_MPLS10 = A_MPLS1 + 9, /* IEs 70..79, the label stack top first */
+    A_NAT_SRC4, A_NAT_DST4, A_NAT_SRC6, A_NAT_DST6, A_NAT_SRC_PORT, A_NAT_DST_PORT,
+    A_FW_EVENT, A_APP_ID,
+    A_N
+};
+
 /* One field of a template. */
 typedef struct tpl_field {
     uint16_t id;    /* element id, enterprise bit cleared */
@@ -45,8 +70,42 @@ typedef struct tpl_op {
     uint32_t off;   /* byte offset of the value in the record */
     uint16_t len;   /* its length (>= 1) */
     uint8_t action; /* where it goes (template_record.c) */
-    uint8_t kind;   /* how it is read (template_record.c) */
+    uint8_t kind;   /* how it is read: enum tpl_op_kind */
 } tpl_op;
+
+/* How a tpl_op reads its value: a big-endian integer of 1, 2, 4, 8 or
+ * another length (1..8), a pointer to a fixed encoding (address, MAC, NTP
+ * time), an application id, a frame section. */
+enum tpl_op_kind { K_U8, K_U16, K_U32, K_U64, K_UINT, K_PTR, K_APP_ID, K_FRAME };
+
+/*
+ * The fast plan of a data template (template_fast.c): what tpl_ops say,
+ * turned into steps that write straight into a flow_record, grouped by
+ * what they do so that a record is decoded by a few short loops without a
+ * per-field switch.  Integer steps load the 8 bytes at src as a big-endian
+ * number and shift it right (64 - 8 * length); copy steps move 4 or 16
+ * bytes as they are; the few value-dependent elements (next hops, forwarding
+ * status, application id) are "special" steps.  Destinations are byte
+ * offsets into a flow_record followed by TPL_FAST_N_AUX uint64_t slots for
+ * values that are combined after the steps (times, ICMP, sampler id).
+ */
+typedef struct tpl_fop {
+    uint16_t src;   /* byte offset of the value in the record */
+    uint16_t dst;   /* byte offset of the destination (flow_record, then aux slots) */
+    uint8_t shift;  /* integer steps: 64 - 8 * value length */
+    uint8_t kind;   /* special steps: what to do (template_fast.c) */
+    uint16_t alt;   /* special steps: second source offset, or the value length */
+} tpl_fop;
+
+/* The groups of tpl_fop, in the order they are stored and run. */
+enum tpl_fast_group {
+    TPL_FG_U8, TPL_FG_U16, TPL_FG_U32, TPL_FG_U64, /* integers, by destination width */
+    TPL_FG_COPY4, TPL_FG_COPY16,                   /* address bytes as they are */
+    TPL_FG_SPECIAL,
+    TPL_FG_N
+};
+#define TPL_FAST_N_AUX 6
+#define TPL_FAST_MAX_RECORD 1024u /* longer records stay on the general path */
 
 /* A template or options template.  Allocated as one block of
  * tpl_alloc_size(n_fields) bytes: the fields, then room for n_fields ops. */
@@ -62,13 +121,19 @@ typedef struct tpl {
     uint8_t reverse;       /* no varlen: a record carries RFC 5103 reverse elements */
     uint16_t n_ops;        /* no varlen: ops in tpl_ops(t) */
     uint16_t n_enterprise; /* no varlen: enterprise values skipped per record */
-    tpl_field fields[]; /* n_fields, then the ops */
+    /* fast plan (template_fast.c); fast 0: records take the general path */
+    uint8_t fast;
+    uint16_t fast_flags;   /* what the per-record step does besides the fops */
+    uint8_t fast_time[2];  /* how first_ms and last_ms are made */
+    uint16_t fast_reach;   /* bytes from a record's start that the 8-byte loads touch */
+    uint8_t fast_n[TPL_FG_N]; /* fops per group */
+    tpl_field fields[]; /* n_fields, then n_fields ops, then n_fields fops */
 } tpl;
 
 /* Bytes to allocate for a template of n_fields fields. */
 static inline size_t tpl_alloc_size(size_t n_fields)
 {
-    return sizeof(tpl) + n_fields * (sizeof(tpl_field) + sizeof(tpl_op));
+    return sizeof(tpl) + n_fields * (sizeof(tpl_field) + sizeof(tpl_op) + sizeof(tpl_fop));
 }
 
 /* The ops of t (n_ops of them), after its fields. */
@@ -86,6 +151,12 @@ typedef struct tpl_domain {
     uint64_t sys_init_ms; /* IPFIX systemInitTimeMilliseconds from options data; 0 unknown */
     uint64_t init_bound_ms; /* without it: min(export time - flowEndSysUpTime) seen; 0 none */
 } tpl_domain;
+
+/* The fast plan of t (its fops, grouped as fast_n says), after its ops. */
+static inline const tpl_fop *tpl_fops(const tpl *t)
+{
+    return (const tpl_fop *)(const void *)(tpl_ops(t) + t->n_fields);
+}
 
 /* A sampling interval announced in options data. */
 typedef struct tpl_sampler {
@@ -114,6 +185,12 @@ typedef struct tpl_pending {
     uint8_t data[]; /* the set's records (without the set header) */
 } tpl_pending;
 
+/* Which record decoder data sets take (decode_tpl_state.test_path), so that
+ * tests can check that all give the same records: the normal choice (fast
+ * plan, else compiled ops, else field by field), never the fast plan, or
+ * always field by field (the reference). */
+enum { TPL_PATH_NORMAL = 0, TPL_PATH_NO_FAST = 1, TPL_PATH_FIELDS = 2 };
+
 struct decode_tpl_state {
     tpl **tpls; /* sorted by tpl_key */
     size_t n_tpls, cap_tpls;
@@ -125,6 +202,7 @@ struct decode_tpl_state {
     size_t pending_bytes;
     flow_names names;     /* application and interface names (max set on first use) */
     bool names_used;      /* names was initialised */
+    uint8_t test_path;    /* tests: TPL_PATH_*, which record decoder data sets take */
 };
 
 /* Where decoded records go while one message is processed. */
@@ -195,6 +273,19 @@ void tpl_name_set(decode_exporter *ex, flow_name_kind kind, uint32_t key, const 
  * been allocated with tpl_alloc_size().  False when its records would be
  * empty. */
 bool tpl_compile(tpl *t);
+
+/* Builds the fast plan of t (compiled, no varlen) when it has one; sets
+ * t->fast (template_fast.c). */
+void tpl_fast_compile(tpl *t);
+
+/* Decodes the n records of a data set (p, len) through t's fast plan
+ * (t->fast, not an options template), as tpl_decode_set() does. */
+void tpl_fast_decode_set(const tpl_out *out, const tpl_msg_info *info, const tpl *t, const uint8_t *p,
+                         size_t len, size_t n);
+
+/* NTP 64-bit timestamp (RFC 7011 dateTimeMicro/Nanoseconds) as read
+ * big-endian to ms since the epoch (0 before it). */
+uint64_t tpl_ntp_ms(uint64_t ntp);
 
 /*
  * Decodes the records of one data set (p, len: after the set header)

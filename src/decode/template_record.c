@@ -6,7 +6,9 @@
  * When a template is learned, tpl_compile() gives each field an action (what
  * to do with its value), chosen from the element id, enterprise number and
  * length, so that decoding a record is one pass over the fields with a
- * switch.  A field whose length does not suit its element (e.g. a 5-byte
+ * switch.  Most data templates also get a fast plan (template_fast.c) and
+ * never come here per record; what follows is the general path, for the
+ * rest and as the reference the fast plan is tested against.  A field whose length does not suit its element (e.g. a 5-byte
  * IPv4 address) is skipped.  Values are gathered into a rec_scratch first
  * (the first occurrence of an element wins) and turned into a flow_record at
  * the end, where the choices between alternatives (counters, times,
@@ -27,28 +29,6 @@
 #include "decode/decode_int.h"
 
 #include <string.h>
-
-enum action {
-    A_SKIP = 0, A_ENTERPRISE, A_REVERSE,
-    A_SRC4, A_DST4, A_SRC6, A_DST6, A_NH4, A_NH6, A_BGPNH4, A_BGPNH6,
-    A_SRC_PORT, A_DST_PORT, A_PROTO, A_TCP_FLAGS, A_TOS,
-    A_BYTES, A_PKTS, A_BYTES_INIT, A_PKTS_INIT, A_BYTES_POST, A_PKTS_POST,
-    A_BYTES_TOTAL, A_PKTS_TOTAL, A_BYTES_L2,
-    A_IN_IF, A_OUT_IF, A_SRC_AS, A_DST_AS, A_SRC_MASK, A_DST_MASK,
-    A_SRC_VLAN, A_DST_VLAN, A_DOT1Q_VLAN, A_POST_DOT1Q_VLAN,
-    A_SRC_MAC, A_DST_MAC, A_POST_SRC_MAC, A_POST_DST_MAC,
-    A_ICMP_TC, A_ICMP_TYPE, A_ICMP_CODE,
-    A_DIRECTION, A_FWD_STATUS, A_ENGINE_TYPE, A_ENGINE_ID,
-    A_SAMPLING_INTERVAL, A_SAMPLER_ID, A_SAMPLER_RANDOM, A_PKT_INTERVAL, A_PKT_SPACE,
-    A_SAMPLING_SIZE, A_SAMPLING_POP,
-    A_FIRST_UPTIME, A_LAST_UPTIME, A_START_S, A_END_S, A_START_MS, A_END_MS, A_START_US,
-    A_END_US, A_START_NS, A_END_NS, A_START_DUS, A_END_DUS, A_SYS_INIT_MS,
-    A_OBS_S, A_OBS_MS, A_OBS_US, A_OBS_NS, A_FRAME,
-    A_MPLS1, A_MPLS10 = A_MPLS1 + 9, /* IEs 70..79, the label stack top first */
-    A_NAT_SRC4, A_NAT_DST4, A_NAT_SRC6, A_NAT_DST6, A_NAT_SRC_PORT, A_NAT_DST_PORT,
-    A_FW_EVENT, A_APP_ID,
-    A_N
-};
 
 /* Elements whose value is an unsigned integer in 1..8 bytes. */
 typedef struct uint_elem {
@@ -129,9 +109,6 @@ static uint8_t field_action(const tpl *t, size_t i)
     return A_SKIP;
 }
 
-/* How an op reads its value (tpl_op.kind). */
-enum op_kind { K_U8, K_U16, K_U32, K_U64, K_UINT, K_PTR, K_APP_ID, K_FRAME };
-
 static size_t fixed_len(uint8_t a);
 
 /* Whether field f (action a, fixed length) is read, and how. */
@@ -193,8 +170,11 @@ bool tpl_compile(tpl *t)
     t->n_ops = 0;
     t->n_enterprise = 0;
     t->reverse = 0;
-    if (!t->has_varlen)
+    t->fast = 0;
+    if (!t->has_varlen) {
         compile_ops(t);
+        tpl_fast_compile(t);
+    }
     return min_len > 0;
 }
 
@@ -391,14 +371,16 @@ static void read_fixed(const tpl *t, const uint8_t *rec, rec_scratch *s)
     }
 }
 
-/* NTP 64-bit timestamp (RFC 7011 dateTimeMicro/Nanoseconds) to epoch ms. */
-static uint64_t ntp_ms(const uint8_t *p)
+uint64_t tpl_ntp_ms(uint64_t ntp)
 {
     const uint64_t ntp_to_unix = 2208988800u;
-    uint64_t secs = cf_be32(p), frac = cf_be32(p + 4);
+    uint64_t secs = ntp >> 32, frac = ntp & 0xffffffffu;
     uint64_t ms = (frac * 1000u) >> 32;
     return secs >= ntp_to_unix ? (secs - ntp_to_unix) * 1000u + ms : 0;
 }
+
+/* NTP 64-bit timestamp at p to epoch ms. */
+static uint64_t ntp_ms(const uint8_t *p) { return tpl_ntp_ms(cf_be64(p)); }
 
 /* IPFIX: the exporter's boot time for flowStart/EndSysUpTime: the record's
  * or the domain's systemInitTimeMilliseconds; without one, an estimate:
@@ -778,16 +760,24 @@ cf_err tpl_decode_set(const tpl_out *out, const tpl_msg_info *info, const tpl *t
             *n_records = n;
         return CF_OK;
     }
+    uint8_t path = out->ex->tpl->test_path;
+    if (t->fast && path == TPL_PATH_NORMAL) {
+        tpl_fast_decode_set(out, info, t, p, len, n);
+        if (n_records)
+            *n_records = n;
+        return CF_OK;
+    }
     cf_cursor c = cf_cursor_make(p, len);
     rec_scratch s;
     memset(&s, 0, sizeof(s));
-    if (!t->has_varlen)
+    bool fixed = !t->has_varlen && path != TPL_PATH_FIELDS;
+    if (fixed)
         fixed_begin(out->ex, t, n, &s);
     size_t emitted = 0;
     flow_record rec;
-    bool reuse = !t->has_varlen && !s.frame_op;
+    bool reuse = fixed && !s.frame_op;
     for (size_t i = 0; i < n; i++) {
-        if (!t->has_varlen)
+        if (fixed)
             read_fixed(t, p + (size_t)i * t->min_len, &s);
         else if (!read_record(out, t, &c, &s))
             break; /* not reached: tpl_count_records walked the same bytes */
