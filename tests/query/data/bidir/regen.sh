@@ -2,7 +2,7 @@
 # Regenerates the nfdump 1.7.1 references of test_query_bidir (-b, -B).
 #   tests/query/data/bidir/regen.sh [NFCAPD_FILE]
 # The input is the flows of select.filter (39 flow pairs that have both
-# directions, the flows of two hosts, some ICMP) out of the first file of the
+# directions, the flows of one host, some ICMP) out of the first file of the
 # bench v5 data set (nfgen, see bench/); flows.txt holds them (every field
 # cloudflow stores, ms times), qN.expected what nfdump printed for line N of
 # queries.txt ("sorted": the test compares the records sorted, as nfdump
