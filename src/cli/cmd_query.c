@@ -21,9 +21,11 @@ static void usage(FILE *out)
             "  -M D1:D2:...   read several sources\n"
             "  -t FROM[-TO]   time window (2024/01/01.02:00:00 or ISO 8601); flows inside it\n"
             "  -f FILE        read the filter from FILE\n"
-            "  -o FORMAT      line (default), long, extended, csv, json, ndjson, null, fmt:...\n"
+            "  -o FORMAT      line (default), long, extended, csv, json, ndjson, null, biline, bilong, fmt:...\n"
             "  -s ELEM[/ORDER]  top-N statistics of an element (several -s allowed); record: top N aggregated flows\n"
             "  -A FIELDS      aggregate by fields (srcip,dstip,srcip4/24,proto,...); -a: 5-tuple\n"
+            "  -b, -B         bidirectional flows: a flow and its reverse as one record (in/out counters);\n"
+            "                 -B turns records client -> server by their ports\n"
             "  -O ORDER       order listed/aggregated flows: flows packets bytes pps bps bpp tstart tend\n"
             "  -n N           rows of statistics and ordered listings (default 10 for -s; 0: all)\n"
             "  -c N           stop after N matching records\n"
@@ -88,7 +90,7 @@ static int parse_format(const char *arg, query_options *o)
     } names[] = {
         {"line", QUERY_OUT_LINE}, {"long", QUERY_OUT_LONG},     {"extended", QUERY_OUT_EXTENDED},
         {"csv", QUERY_OUT_CSV},   {"json", QUERY_OUT_JSON},     {"ndjson", QUERY_OUT_NDJSON},
-        {"null", QUERY_OUT_NULL},
+        {"null", QUERY_OUT_NULL}, {"biline", QUERY_OUT_BILINE}, {"bilong", QUERY_OUT_BILONG},
     };
     if (strncmp(arg, "fmt:", 4) == 0) {
         o->format = QUERY_OUT_FMT;
@@ -117,6 +119,7 @@ static int add_multi(char *arg, query_options *o)
 
 typedef struct cli_state {
     query_options o;
+    bool format_given;  /* -o was given (else -b / -B print biline) */
     char *filter_file_text;
     char *filter_args;
 } cli_state;
@@ -154,6 +157,7 @@ static int handle_opt(int c, char *arg, cli_state *st)
             fprintf(stderr, "cloudflow query: unknown output format '%s'\n", arg);
             return -1;
         }
+        st->format_given = true;
         return 0;
     case 's':
         if (query_stat_parse(arg, o->stat_elem + o->n_stats, o->stat_order + o->n_stats,
@@ -171,6 +175,11 @@ static int handle_opt(int c, char *arg, cli_state *st)
         o->aggregate = true;
         return 0;
     case 'a': o->aggregate = true; return 0;
+    case 'b':
+    case 'B':
+        o->aggregate = true;
+        o->bidir = c == 'b' ? QUERY_BIDIR_ON : QUERY_BIDIR_GUESS;
+        return 0;
     case 'O':
         if (query_order_parse(arg, &o->order) != CF_OK) {
             fprintf(stderr, "cloudflow query: unknown order '%s'\n", arg);
@@ -248,7 +257,7 @@ int cmd_query(int argc, char **argv)
     int c;
     optind = 1;
     /* GNU getopt moves the filter words (non-options) to the end: options may follow the filter, as with nfdump */
-    while ((c = getopt_long(argc, argv, "r:R:M:t:f:o:s:A:aO:n:c:T:IqN6h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "r:R:M:t:f:o:s:A:abBO:n:c:T:IqN6h", longopts, NULL)) != -1) {
         if (c == 'h') {
             usage(stdout);
             rc = CF_EXIT_OK;
@@ -280,6 +289,8 @@ int cmd_query(int argc, char **argv)
         goto out;
     }
     st.o.filter = st.filter_args ? st.filter_args : st.filter_file_text;
+    if (st.o.bidir && !st.format_given)
+        st.o.format = QUERY_OUT_BILINE; /* nfdump's default for -b / -B */
     /* The scan allocates and frees block-sized buffers on every worker thread;
      * glibc would give the freed memory back to the kernel each time
      * (madvise) and fault it in again on the next block, which cost a third

@@ -49,6 +49,18 @@ cf_err query_table_init(query_table *t, size_t key_len, uint64_t max_keys)
     return CF_OK;
 }
 
+cf_err query_table_set_extra(query_table *t, size_t extra_len)
+{
+    if (t->n || extra_len % 8)
+        return CF_ERR_USAGE;
+    free(t->ents);
+    t->ents = NULL;
+    t->n_alloc = 0;
+    t->extra_len = extra_len;
+    t->entry_size = t->key_space + sizeof(query_counts) + extra_len;
+    return CF_OK;
+}
+
 void query_table_clear(query_table *t)
 {
     memset(t->slots, 0, t->n_slots * sizeof(*t->slots));

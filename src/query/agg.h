@@ -42,7 +42,9 @@ typedef struct query_slot {
 typedef struct query_table {
     size_t key_len;      /* bytes per key */
     size_t key_space;    /* key_len rounded up to 8: offset of the counters in an entry */
-    size_t entry_size;   /* key_space + sizeof(query_counts) */
+    size_t extra_len;    /* bytes of caller data after the counters (query_table_set_extra), zeroed
+                            when a key is inserted; 0 by default */
+    size_t entry_size;   /* key_space + sizeof(query_counts) + extra_len */
     size_t n;            /* entries (keys) stored, dense, in insertion order */
     size_t n_alloc;      /* entries allocated */
     uint8_t *ents;       /* n_alloc * entry_size bytes: key then counters */
@@ -56,6 +58,11 @@ cf_err query_table_init(query_table *t, size_t key_len, uint64_t max_keys);
 void query_table_free(query_table *t);
 /* Removes every key; keeps the memory (and untracked). */
 void query_table_clear(query_table *t);
+/* Gives every entry extra_len (a multiple of 8) bytes of caller data right
+ * after its counters (query_table_extra): the bidirectional counters of -b.
+ * Only on a table that holds no key (CF_ERR_USAGE otherwise).  Such tables
+ * are never merged (query_table_merge ignores the extra bytes). */
+cf_err query_table_set_extra(query_table *t, size_t extra_len);
 
 static inline uint64_t query_mix64(uint64_t h)
 {
@@ -92,6 +99,9 @@ static inline query_counts *query_table_counts(const query_table *t, size_t i)
 {
     return (query_counts *)(void *)(t->ents + i * t->entry_size + t->key_space);
 }
+
+/* The extra bytes of the entry whose counters are c (query_table_set_extra). */
+static inline void *query_table_extra(query_counts *c) { return (uint8_t *)c + sizeof(query_counts); }
 
 /* Prefetch in two steps for a group of keys: the slot of hash h, then
  * (once that slot is likely cached) the entry it points to. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "query/bidir.h"
 #include "query/output.h"
 #include "query/scan.h"
 
@@ -501,6 +502,10 @@ void query_count_agg(worker *w, const void *const *cols, size_t n_sel)
 {
     const run *r = w->r;
     size_t kl = r->agg_key_len;
+    if (r->o->bidir) {
+        query_count_agg_bidir(w, cols, n_sel);
+        return;
+    }
     if (r->agg_compact && count_agg_compact(w, cols, n_sel) == 0)
         return;
     const uint8_t *c0 = r->agg_compact ? cols[query_agg_field_id[r->agg[0].field]] : NULL;
@@ -589,6 +594,13 @@ void query_count_block_totals(worker *w, query_totals *t, const void *const *col
 }
 
 
+/* Bytes per saved pass-top entry in w->sv_keys: the key, and for -b the
+ * query_bidir_ext of the entry after it. */
+static size_t sv_stride(const run *r)
+{
+    return r->agg_key_len + (r->o->bidir ? QUERY_BIDIR_EXT_LEN : 0);
+}
+
 /* agg_passes > 1: keeps the top N of this pass's -A tables (keys and
  * counters copied to w->sv_*) and empties the tables for the next pass. */
 cf_err query_save_pass_top(worker *w)
@@ -596,11 +608,12 @@ cf_err query_save_pass_top(worker *w)
     const run *r = w->r;
     query_order order = r->n_rec ? r->rec_order[0] : r->o->order == QUERY_ORDER_NONE ? QUERY_ORDER_TSTART : r->o->order;
     size_t k = query_top_count(r->o, r->n_rec > 0), kl = r->agg_key_len, *i16 = NULL, *i4 = NULL, n16 = 0, n4 = 0;
+    size_t stride = sv_stride(r);
     cf_err err = query_table_top(&w->agg, order, k, &i16, &n16);
     if (!err && w->agg4.slots)
         err = query_itable_top(&w->agg4, order, k, &i4, &n4);
     size_t n = w->n_sv + n16 + n4;
-    uint8_t *keys = err ? NULL : realloc(w->sv_keys, (n ? n : 1) * kl);
+    uint8_t *keys = err ? NULL : realloc(w->sv_keys, (n ? n : 1) * stride);
     if (keys)
         w->sv_keys = keys;
     query_counts *cnt = keys ? realloc(w->sv_counts, (n ? n : 1) * sizeof(*cnt)) : NULL;
@@ -612,11 +625,14 @@ cf_err query_save_pass_top(worker *w)
         return err ? err : CF_ERR_NOMEM;
     }
     for (size_t j = 0; j < n16; j++, w->n_sv++) {
-        memcpy(w->sv_keys + w->n_sv * kl, query_table_key(&w->agg, i16[j]), kl);
-        w->sv_counts[w->n_sv] = *query_table_counts(&w->agg, i16[j]);
+        query_counts *c = query_table_counts(&w->agg, i16[j]);
+        memcpy(w->sv_keys + w->n_sv * stride, query_table_key(&w->agg, i16[j]), kl);
+        if (stride > kl) /* -b: the bidirectional counters after the key */
+            memcpy(w->sv_keys + w->n_sv * stride + kl, query_table_extra(c), stride - kl);
+        w->sv_counts[w->n_sv] = *c;
     }
     for (size_t j = 0; j < n4; j++, w->n_sv++) {
-        agg_key_from_compact(r, w->agg4.slots[i4[j]].key, w->sv_keys + w->n_sv * kl);
+        agg_key_from_compact(r, w->agg4.slots[i4[j]].key, w->sv_keys + w->n_sv * stride);
         w->sv_counts[w->n_sv] = w->agg4.slots[i4[j]].c;
     }
     free(i16);
@@ -638,6 +654,7 @@ size_t query_top_count(const query_options *o, bool stats)
 typedef struct pick {
     const uint8_t *key;    /* the -A key (agg_key_len bytes): in a table, or in the key arena of top_multi */
     const query_counts *c;
+    const uint8_t *ext;    /* -b: the entry's query_bidir_ext (maybe unaligned); NULL otherwise */
     uint64_t v;            /* order value */
 } pick;
 
@@ -682,6 +699,7 @@ static cf_err top_multi(const run *r, const worker *w, query_order order, size_t
                         uint8_t **arena)
 {
     size_t n_tables = r->partitioned ? r->n_workers : 1, n = 0, cap = 0, kl = r->agg_key_len;
+    size_t stride = sv_stride(r);
     pick *p = NULL;
     cf_err err = CF_OK;
     *arena = NULL;
@@ -689,8 +707,9 @@ static cf_err top_multi(const run *r, const worker *w, query_order order, size_t
         for (size_t i = 0; i < n_tables && !err; i++) {
             err = picks_reserve(&p, &cap, n + w[i].n_sv + 1);
             for (size_t j = 0; !err && j < w[i].n_sv; j++)
-                p[n++] = (pick){w[i].sv_keys + j * kl, &w[i].sv_counts[j],
-                                query_order_value(&w[i].sv_counts[j], order)};
+                p[n++] = (pick){.key = w[i].sv_keys + j * stride, .c = &w[i].sv_counts[j],
+                                .ext = r->o->bidir ? w[i].sv_keys + j * stride + kl : NULL,
+                                .v = query_order_value(&w[i].sv_counts[j], order)};
         }
         n_tables = 0;
     }
@@ -701,8 +720,9 @@ static cf_err top_multi(const run *r, const worker *w, query_order order, size_t
         if (!err)
             err = picks_reserve(&p, &cap, n + m + 1);
         for (size_t j = 0; !err && j < m; j++) {
-            const query_counts *c = query_table_counts(&w[i].agg, idx[j]);
-            p[n++] = (pick){query_table_key(&w[i].agg, idx[j]), c, query_order_value(c, order)};
+            query_counts *c = query_table_counts(&w[i].agg, idx[j]);
+            p[n++] = (pick){.key = query_table_key(&w[i].agg, idx[j]), .c = c,
+                            .ext = r->o->bidir ? query_table_extra(c) : NULL, .v = query_order_value(c, order)};
         }
         free(idx);
         if (!err && w[i].agg4.slots)
@@ -719,7 +739,7 @@ static cf_err top_multi(const run *r, const worker *w, query_order order, size_t
             const query_ient *e = &w[i].agg4.slots[idx4[i][j]];
             uint8_t *key = *arena + a++ * kl;
             agg_key_from_compact(r, e->key, key);
-            p[n++] = (pick){key, &e->c, query_order_value(&e->c, order)};
+            p[n++] = (pick){.key = key, .c = &e->c, .v = query_order_value(&e->c, order)};
         }
     }
     for (size_t i = 0; i < n_tables; i++)
@@ -753,11 +773,19 @@ cf_err query_print_aggregated(run *r, const worker *w, query_order order, size_t
         memset(&rec, 0, sizeof(rec));
         const query_counts *c = top[i].c;
         agg_key_decode(r, top[i].key, &rec);
-        rec.first_ms = c->first;
-        rec.last_ms = c->last;
-        rec.packets = c->packets;
-        rec.bytes = c->bytes;
-        query_printer_record(&r->printer, &b, &rec, c->flows);
+        if (top[i].ext) {
+            query_bidir_ext x;
+            uint64_t out_packets, out_bytes;
+            memcpy(&x, top[i].ext, sizeof(x));
+            query_bidir_record(r->o->bidir, c, &x, &rec, &out_packets, &out_bytes);
+            query_printer_record_bi(&r->printer, &b, &rec, c->flows, out_packets, out_bytes);
+        } else {
+            rec.first_ms = c->first;
+            rec.last_ms = c->last;
+            rec.packets = c->packets;
+            rec.bytes = c->bytes;
+            query_printer_record(&r->printer, &b, &rec, c->flows);
+        }
         if (b.len > CHUNK_BYTES) {
             if (fwrite(b.p, 1, b.len, out) != b.len)
                 err = CF_ERR_IO;

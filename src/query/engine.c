@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "core/timeutil.h"
+#include "query/bidir.h"
 #include "query/scan.h"
 #include "query/series.h"
 
@@ -519,6 +520,8 @@ static cf_err plan(run *r, const query_options *o, char *msg, size_t msg_len)
         }
         memcpy(r->agg, o->n_agg ? o->agg : default_agg, r->n_agg * sizeof(r->agg[0]));
     }
+    if (o->bidir && query_bidir_plan(o, r->n_rec, &r->mask, msg, msg_len) != CF_OK)
+        return CF_ERR_USAGE;
     for (size_t k = 0; k < r->n_agg; k++) {
         if ((unsigned)r->agg[k].field >= QUERY_AGG_COUNT_) {
             snprintf(msg, msg_len, "unknown aggregation key");

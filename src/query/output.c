@@ -128,6 +128,8 @@ static const tag_def tags[] = {
 static const char *const fmt_line = "%ts %td %pr %sap -> %dap %pkt %byt %fl";
 static const char *const fmt_long = "%ts %td %pr %sap -> %dap %flg %tos %pkt %byt %fl";
 static const char *const fmt_extended = "%ts %td %pr %sap -> %dap %flg %tos %pkt %byt %pps %bps %bpp %fl";
+static const char *const fmt_biline = "%ts %td %pr %sap <-> %dap %opkt %ipkt %obyt %ibyt %fl";
+static const char *const fmt_bilong = "%ts %td %pr %sap <-> %dap %flg %tos %opkt %ipkt %obyt %ibyt %fl";
 /* appended to long and extended when names are known for the data read */
 static const char *const fmt_names = " %inn %outn %appn";
 
@@ -199,6 +201,8 @@ cf_err query_printer_init(query_printer *p, query_format format, const char *fmt
         p->want_names = true;
         return compile_fmt(p, fmt_extended, err, len);
     case QUERY_OUT_FMT: return compile_fmt(p, fmt ? fmt : fmt_line, err, len);
+    case QUERY_OUT_BILINE: return compile_fmt(p, fmt_biline, err, len);
+    case QUERY_OUT_BILONG: return compile_fmt(p, fmt_bilong, err, len);
     case QUERY_OUT_CSV:
         p->fields = ALL_RECORD_FIELDS;
         return CF_OK;
@@ -403,7 +407,8 @@ static void put_text(query_buf *b, const char *t, int width)
 
 /* The tags beyond nfdump's first set (issue 3): MPLS, NAT, events,
  * received time, ICMP, version, application and interface names. */
-static void put_tag_more(const query_printer *p, query_buf *b, const tag_def *d, const flow_record *r)
+static void put_tag_more(const query_printer *p, query_buf *b, const tag_def *d, const flow_record *r,
+                         const uint64_t out[2])
 {
     char t[64];
     const flow_name *e;
@@ -412,7 +417,8 @@ static void put_tag_more(const query_printer *p, query_buf *b, const tag_def *d,
     case T_DTOS: query_buf_u64(b, 0, 4); break;
     case T_IPKT: put_num(p, b, r->packets, 8); break;
     case T_IBYT: put_num(p, b, r->bytes, 8); break;
-    case T_OPKT: case T_OBYT: put_num(p, b, 0, 8); break;
+    case T_OPKT: put_num(p, b, out[0], 8); break;
+    case T_OBYT: put_num(p, b, out[1], 8); break;
     case T_IDMC: query_buf_put(b, t, query_fmt_mac(r->dst_mac, t)); break;
     case T_OSMC: query_buf_put(b, t, query_fmt_mac(0, t)); break;
     case T_MPLSN: put_mpls(b, r->mpls[(d->name[4] - '1') + (d->name[5] ? 9 : 0)]); break;
@@ -481,7 +487,7 @@ static void put_tag_more(const query_printer *p, query_buf *b, const tag_def *d,
 }
 
 static void put_tag(const query_printer *p, query_buf *b, const tag_def *d, const flow_record *r,
-                    uint64_t flows)
+                    uint64_t flows, const uint64_t out[2])
 {
     char t[64];
     size_t n;
@@ -532,7 +538,7 @@ static void put_tag(const query_printer *p, query_buf *b, const tag_def *d, cons
     case T_DIR: query_buf_puts(b, r->direction ? "  E" : "  I"); break;
     case T_SN: put_net(p, b, r->src_addr, r->src_mask); break;
     case T_DN: put_net(p, b, r->dst_addr, r->dst_mask); break;
-    default: put_tag_more(p, b, d, r); break;
+    default: put_tag_more(p, b, d, r, out); break;
     }
 }
 
@@ -559,7 +565,7 @@ static void put_tag_header(const query_printer *p, query_buf *b, const tag_def *
 
 #define W_LIT(w, text) (memcpy((w), (text), sizeof(text) - 1), (w) + sizeof(text) - 1)
 
-static void csv_record(query_buf *b, const flow_record *r)
+static void csv_record(query_buf *b, const flow_record *r, const uint64_t out[2])
 {
     if (!query_buf_reserve(b, CSV_MAX_RECORD))
         return;
@@ -595,7 +601,11 @@ static void csv_record(query_buf *b, const flow_record *r)
     w = query_w_u64(w, r->packets);
     *w++ = ',';
     w = query_w_u64(w, r->bytes);
-    w = W_LIT(w, ",0,0,"); /* opkt, obyt */
+    *w++ = ',';
+    w = query_w_u64(w, out[0]);
+    *w++ = ',';
+    w = query_w_u64(w, out[1]);
+    *w++ = ',';
     w = query_w_u64(w, r->in_if);
     *w++ = ',';
     w = query_w_u64(w, r->out_if);
@@ -856,8 +866,15 @@ void query_printer_header(const query_printer *p, query_buf *b)
 
 void query_printer_record(const query_printer *p, query_buf *b, const flow_record *r, uint64_t flows)
 {
+    query_printer_record_bi(p, b, r, flows, 0, 0);
+}
+
+void query_printer_record_bi(const query_printer *p, query_buf *b, const flow_record *r, uint64_t flows,
+                             uint64_t out_packets, uint64_t out_bytes)
+{
+    const uint64_t out[2] = {out_packets, out_bytes};
     switch (p->format) {
-    case QUERY_OUT_CSV: csv_record(b, r); return;
+    case QUERY_OUT_CSV: csv_record(b, r, out); return;
     case QUERY_OUT_JSON:
         query_buf_put(b, ",\n", 2); /* the engine drops the separator of the first record */
         json_record(b, r, false, p->names);
@@ -871,7 +888,7 @@ void query_printer_record(const query_printer *p, query_buf *b, const flow_recor
         if (it->tag < 0)
             query_buf_put(b, it->lit, it->lit_len);
         else
-            put_tag(p, b, &tags[it->tag], r, flows);
+            put_tag(p, b, &tags[it->tag], r, flows, out);
     }
     query_buf_putc(b, '\n');
 }

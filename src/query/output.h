@@ -61,8 +61,12 @@ void query_agg_format(const query_agg_key *keys, size_t n, char *out, size_t len
 /* Header printed once before the records (nothing for csv -q, json -q, ndjson). */
 void query_printer_header(const query_printer *p, query_buf *b);
 /* One record; flows is the Flows column (aggregated records count > 1).
- * first_record tells json whether a separator is needed. */
+ * The out packets and bytes (%opkt %obyt, csv opkt,obyt) print 0. */
 void query_printer_record(const query_printer *p, query_buf *b, const flow_record *r, uint64_t flows);
+/* One bidirectional record (-b): r->packets / r->bytes are the in counters,
+ * out_packets / out_bytes the counters of the reverse direction. */
+void query_printer_record_bi(const query_printer *p, query_buf *b, const flow_record *r, uint64_t flows,
+                             uint64_t out_packets, uint64_t out_bytes);
 /* Text after the last record (json: "]"). */
 void query_printer_footer(const query_printer *p, query_buf *b, bool any_record);
 

@@ -51,7 +51,17 @@ typedef enum query_format {
     QUERY_OUT_NDJSON = 5,   /* one compact JSON object per line */
     QUERY_OUT_NULL = 6,     /* no records, only the summary */
     QUERY_OUT_FMT = 7,      /* user format with nfdump % tags (query_options.fmt) */
+    QUERY_OUT_BILINE = 8,   /* nfdump's "biline": line with out/in packets and bytes (default of -b) */
+    QUERY_OUT_BILONG = 9,   /* nfdump's "bilong": biline plus TCP flags and ToS */
 } query_format;
+
+/* -b / -B: bidirectional aggregation (docs/QUERY.md, "-b and -B"). */
+typedef enum query_bidir {
+    QUERY_BIDIR_NONE = 0,
+    QUERY_BIDIR_ON = 1,    /* -b: a flow and its reverse (TCP, UDP) are one record, oriented as the
+                              first flow read, with in (that direction) and out counters */
+    QUERY_BIDIR_GUESS = 2, /* -B: as -b, then printed client -> server when the ports tell (nfdump's rule) */
+} query_bidir;
 
 /* Orders of -s and -O. */
 typedef enum query_order {
@@ -141,6 +151,7 @@ typedef struct query_options {
     size_t n_agg;              /* -A keys (0 with aggregate: the 5-tuple of -a) */
     query_agg_key agg[QUERY_MAX_AGG_KEYS];
     query_order order;         /* -O (QUERY_ORDER_NONE when not given) */
+    query_bidir bidir;         /* -b / -B: needs aggregate with n_agg 0 and no -s (else CF_ERR_USAGE) */
     unsigned n_threads;        /* worker threads (0 = number of online CPUs) */
     uint64_t max_keys;         /* keys per aggregation table (0 = QUERY_DEFAULT_MAX_KEYS) */
     uint64_t pass_rows;        /* -A with a top N: rows per worker and pass before the data is read in
