@@ -1205,9 +1205,11 @@ cf_err store_col_decode(store_codec_ctx *cx, const store_col_entry *e, const uin
 /* ---- decoding at selected rows ---------------------------------------------
  * The query engine decodes the columns of its filter whole, then the other
  * columns only at the rows the filter kept: after decompression a FOR, REF,
- * PLANES, dictionary or constant value is computed from its row alone, so
- * only those rows are written (DELTA and sparse columns depend on the rows
- * before them and are decoded whole). */
+ * PLANES, dictionary or constant value is computed from its row alone (a
+ * sparse one from the rank of its bit in the bitmap), so only those rows
+ * are written.  A DELTA value is the running sum up to its row: the sum is
+ * run without storing the rows between; a sparse DELTA column is decoded
+ * whole. */
 
 /* FOR / REF at rows[0 .. m): nb a constant after inlining. */
 static inline __attribute__((always_inline)) void for_rows_nb(const store_col_entry *e, const uint8_t *raw,
@@ -1243,6 +1245,80 @@ static void for_rows(const store_col_entry *e, const uint8_t *raw, size_t n, con
     case 6: for_rows_nb(e, raw, n, 6, rows, m, ref, out); break;
     case 7: for_rows_nb(e, raw, n, 7, rows, m, ref, out); break;
     default: for_rows_nb(e, raw, n, 8, rows, m, ref, out); break;
+    }
+}
+
+/* Sparse FOR / REF at rows[0 .. m): a row's value is found by the rank of
+ * its bit in the bitmap (cum[w]: set bits before word w). */
+static inline __attribute__((always_inline)) void sparse_rows_nb(const store_col_entry *e, const uint8_t *bm,
+                                                                const uint8_t *pl, size_t n, size_t n_set,
+                                                                const uint64_t *cum, unsigned nb,
+                                                                const uint32_t *rows, size_t m, const uint64_t *ref,
+                                                                uint8_t *out)
+{
+    bool is_ref = (e->encoding & ~STORE_ENC_F_SPARSE) == STORE_ENC_REF;
+    unsigned w = e->width;
+    for (size_t k = 0; k < m; k++) {
+        size_t i = rows[k], wi = i / 64;
+        uint64_t word = bitmap_word(bm, n, wi), below = word & ((UINT64_C(1) << (i % 64)) - 1);
+        uint64_t d = (word >> (i % 64)) & 1 ? plane_val(pl, n_set, nb, cum[wi] + popcount64(below)) : 0;
+        if (is_ref)
+            store_w(out, 8, i, ref[i] - (e->base + d));
+        else
+            store_w(out, w, i, e->min + d);
+    }
+}
+
+static cf_err sparse_rows(store_codec_ctx *cx, const store_col_entry *e, const uint8_t *raw, size_t n,
+                          const uint32_t *rows, size_t m, const uint64_t *ref, uint8_t *out)
+{
+    size_t bm = (n + 7) / 8, n_words = (n + 63) / 64, n_set = 0;
+    cf_err err = tmp_reserve(cx, n_words);
+    if (err)
+        return err;
+    if (e->raw_len < bm)
+        return CF_ERR_CORRUPT;
+    for (size_t wi = 0; wi < n_words; wi++) {
+        cx->tmp[wi] = n_set;
+        n_set += popcount64(bitmap_word(raw, n, wi));
+    }
+    if (e->raw_len != bm + n_set * e->nbytes)
+        return CF_ERR_CORRUPT;
+    const uint8_t *pl = raw + bm;
+    switch (e->nbytes) {
+    case 1: sparse_rows_nb(e, raw, pl, n, n_set, cx->tmp, 1, rows, m, ref, out); break;
+    case 2: sparse_rows_nb(e, raw, pl, n, n_set, cx->tmp, 2, rows, m, ref, out); break;
+    case 3: sparse_rows_nb(e, raw, pl, n, n_set, cx->tmp, 3, rows, m, ref, out); break;
+    case 4: sparse_rows_nb(e, raw, pl, n, n_set, cx->tmp, 4, rows, m, ref, out); break;
+    default: sparse_rows_nb(e, raw, pl, n, n_set, cx->tmp, e->nbytes, rows, m, ref, out); break;
+    }
+    return CF_OK;
+}
+
+/* DELTA (not sparse) at rows[0 .. m): the running sum up to the last row,
+ * stored at the rows only. */
+static inline __attribute__((always_inline)) void delta_rows_nb(const store_col_entry *e, const uint8_t *raw,
+                                                               size_t n, unsigned nb, const uint32_t *rows,
+                                                               size_t m, uint8_t *out)
+{
+    uint64_t prev = e->min;
+    size_t i = 0;
+    for (size_t k = 0; k < m; k++) {
+        for (size_t end = rows[k]; i <= end; i++)
+            prev += unzigzag(plane_val(raw, n, nb, i));
+        store_w(out, 8, rows[k], prev);
+    }
+}
+
+static void delta_rows(const store_col_entry *e, const uint8_t *raw, size_t n, const uint32_t *rows, size_t m,
+                       uint8_t *out)
+{
+    switch (e->nbytes) {
+    case 1: delta_rows_nb(e, raw, n, 1, rows, m, out); break;
+    case 2: delta_rows_nb(e, raw, n, 2, rows, m, out); break;
+    case 3: delta_rows_nb(e, raw, n, 3, rows, m, out); break;
+    case 4: delta_rows_nb(e, raw, n, 4, rows, m, out); break;
+    default: delta_rows_nb(e, raw, n, e->nbytes, rows, m, out); break;
     }
 }
 
@@ -1312,7 +1388,8 @@ cf_err store_col_decode_rows(store_codec_ctx *cx, const store_col_entry *e, cons
     if (!rows)
         return store_col_decode(cx, e, src, n, ref, out);
     unsigned enc = e->encoding & ~STORE_ENC_F_SPARSE;
-    if (enc == STORE_ENC_DELTA || (e->encoding & STORE_ENC_F_SPARSE))
+    bool sparse = (e->encoding & STORE_ENC_F_SPARSE) != 0;
+    if (enc == STORE_ENC_DELTA && sparse)
         return store_col_decode(cx, e, src, n, ref, out);
     for (size_t j = 0; j < n_rows; j++)
         if (rows[j] >= n)
@@ -1327,8 +1404,11 @@ cf_err store_col_decode_rows(store_codec_ctx *cx, const store_col_entry *e, cons
     cf_err err = CF_OK;
     if (e->raw_len > 0 && (err = decompress_raw(cx, e, src, &raw)) != CF_OK)
         return err;
+    if (sparse)
+        return sparse_rows(cx, e, raw, n, rows, n_rows, ref, out);
     switch (enc) {
     case STORE_ENC_PLANES: planes16_rows(e, raw, n, rows, n_rows, out); break;
+    case STORE_ENC_DELTA: delta_rows(e, raw, n, rows, n_rows, out); break;
     case STORE_ENC_SMALLDICT: dict_rows(e, raw, rows, n_rows, out); break;
     default: for_rows(e, raw, n, rows, n_rows, ref, out); break;
     }

@@ -336,10 +336,7 @@ static cf_err decode_field_rows(store_reader *r, const flow_field *f, const uint
     if ((err = fetch_column(r, c)) != CF_OK ||
         (err = store_col_decode_rows(&r->cx, e, r->col, n, ref, rows, n_rows, r->out[id])) != CF_OK)
         return err;
-    /* DELTA and sparse columns come out whole (a sparse REF one only where its reference is valid) */
-    if (enc == STORE_ENC_DELTA || ((e->encoding & STORE_ENC_F_SPARSE) && enc != STORE_ENC_REF))
-        r->decoded |= bit;
-    return CF_OK;
+    return CF_OK; /* valid at the rows only: decoded again when asked for whole */
 }
 
 cf_err store_reader_columns_rows(store_reader *r, uint64_t field_mask, const uint32_t *rows, size_t n_rows,

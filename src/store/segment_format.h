@@ -201,8 +201,7 @@ cf_err store_col_decode(store_codec_ctx *cx, const store_col_entry *e, const uin
  * store_col_decode() at selected rows only: rows[0 .. n_rows) (each < n;
  * CF_ERR_USAGE otherwise) get their value at their own position in out (n
  * values of e->width bytes); the other positions of out are left as they
- * were, except for DELTA and sparse columns, which are decoded whole (their
- * values depend on the rows before).  rows NULL: every row (as
+ * were, except for sparse DELTA columns, which are decoded whole.  rows NULL: every row (as
  * store_col_decode).  A REF column needs ref valid at the rows only.  The
  * whole column is still decompressed, so corrupt bytes are still found:
  * CF_ERR_CORRUPT as store_col_decode.
