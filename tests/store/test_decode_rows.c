@@ -355,6 +355,32 @@ static void test_corrupt_detected(void **s)
     }
 }
 
+/* A sparse column whose bitmap does not match its length is refused at
+ * selected rows as it is whole. */
+static void test_corrupt_sparse_bitmap(void **s)
+{
+    (void)s;
+    store_codec_ctx cx = {0};
+    const flow_field *f = flow_field_by_id(FLOW_FIELD_PACKETS);
+    uint8_t *vals = calloc(N, f->width);
+    st_rng rng = {8};
+    gen_sparse(&rng, f->width, vals, NULL);
+    col c;
+    col_make(&c, &cx, FLOW_FIELD_PACKETS, vals, NULL, STORE_CODEC_NONE);
+    assert_int_equal(c.e.encoding, STORE_ENC_FOR | STORE_ENC_F_SPARSE);
+    assert_int_equal(c.e.codec, STORE_CODEC_NONE);
+    c.stored[0] ^= 0x01; /* one more or one fewer value than stored */
+    uint32_t rows[3] = {0, 1, N - 1};
+    uint8_t *out = malloc((size_t)N * f->width);
+    assert_int_equal(store_col_decode(&cx, &c.e, c.stored, N, NULL, out), CF_ERR_CORRUPT);
+    assert_int_equal(store_col_decode_rows(&cx, &c.e, c.stored, N, NULL, rows, 3, out), CF_ERR_CORRUPT);
+    assert_int_equal(store_col_decode_rows(&cx, &c.e, c.stored, N, NULL, rows, 0, out), CF_ERR_CORRUPT);
+    free(out);
+    col_free(&c);
+    free(vals);
+    store_codec_ctx_free(&cx);
+}
+
 /* ---- through the reader ---------------------------------------------------- */
 
 static void test_reader_rows(void **s)
@@ -436,7 +462,8 @@ int main(void)
         cmocka_unit_test(test_addr_v4_planes), cmocka_unit_test(test_addr_v4_last_byte),
         cmocka_unit_test(test_addr_v4_const),  cmocka_unit_test(test_addr_dict),
         cmocka_unit_test(test_addr_v6),        cmocka_unit_test(test_addr_mixed),
-        cmocka_unit_test(test_corrupt_detected), cmocka_unit_test(test_reader_rows),
+        cmocka_unit_test(test_corrupt_detected),
+        cmocka_unit_test(test_corrupt_sparse_bitmap), cmocka_unit_test(test_reader_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
