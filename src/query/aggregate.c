@@ -184,12 +184,23 @@ static void add_rows_i(worker *w, query_itable *tab, uint64_t *k64, const bool *
 }
 
 /* Counts the selected rows of an address column: IPv4 addresses in the
- * compact table t4, the others in tab. */
-static void count_addr_column(worker *w, query_table *tab, query_itable *t4, const uint8_t *col,
+ * compact table t4, the others in tab.  is4: col holds 32-bit addresses
+ * (an IPv4-only block, w->v4). */
+static void count_addr_column(worker *w, query_table *tab, query_itable *t4, const uint8_t *col, bool is4,
                               const void *const *cols, size_t n_sel)
 {
     uint64_t *k64 = w->k64;
     size_t n_other = 0;
+    if (is4) {
+        const uint32_t *c4 = (const uint32_t *)(const void *)col;
+        for (size_t j = 0; j < n_sel; j++) {
+            k64[j] = c4[w->idx[j]];
+            w->hash[j] = query_ihash(k64[j]);
+            w->keep[j] = true;
+        }
+        add_rows_i(w, t4, k64, w->keep, cols, n_sel);
+        return;
+    }
     for (size_t j = 0; j < n_sel; j++) {
         const uint8_t *a = col + 16 * (size_t)w->idx[j];
         bool v4 = addr_is_v4(a);
@@ -449,7 +460,8 @@ void query_count_stats(worker *w, const void *const *cols, size_t n_sel)
         }
         for (int k = 0; k < 2 && ids[k]; k++) {
             if (d->is_addr)
-                count_addr_column(w, &w->tables[t], &w->tables4[t], cols[ids[k]], cols, n_sel);
+                count_addr_column(w, &w->tables[t], &w->tables4[t], cols[ids[k]],
+                                  (w->v4 & STORE_FIELD_BIT(ids[k])) != 0, cols, n_sel);
             else
                 count_column(w, &w->tables[t], cols[ids[k]], width_of(ids[k]), false, cols, n_sel);
         }
@@ -481,6 +493,21 @@ static size_t count_agg_compact(worker *w, const void *const *cols, size_t n_sel
     const uint8_t *c1 = r->n_agg > 1 ? cols[query_agg_field_id[r->agg[1].field]] : NULL;
     uint32_t m0 = agg_v4_mask(&r->agg[0]), m1 = r->n_agg > 1 ? agg_v4_mask(&r->agg[1]) : 0;
     size_t n_other = 0;
+    if (w->v4 & STORE_FIELD_BIT(query_agg_field_id[r->agg[0].field])) {
+        /* an IPv4-only block: 32-bit columns (both, see engine.c agg_same_form) */
+        const uint32_t *a4 = (const uint32_t *)(const void *)c0, *b4 = (const uint32_t *)(const void *)c1;
+        for (size_t j = 0; j < n_sel; j++) {
+            size_t i = w->idx[j];
+            uint64_t k = a4[i] & m0;
+            if (b4)
+                k = k << 32 | (b4[i] & m1);
+            w->k64[j] = k;
+            w->hash[j] = query_ihash(k);
+            w->keep[j] = !r->partitioned || key_part(w->hash[j], r->n_parts) == w->part;
+        }
+        add_rows_i(w, &w->agg4, w->k64, w->keep, cols, n_sel);
+        return 0;
+    }
     for (size_t j = 0; j < n_sel; j++) {
         size_t i = w->idx[j];
         const uint8_t *a = c0 + 16 * i, *b = c1 ? c1 + 16 * i : NULL;

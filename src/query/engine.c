@@ -244,7 +244,7 @@ static size_t select_rows(worker *w, const void *const *cols, const store_block_
     if (r->filter_any)
         memset(w->sel, 1, n);
     else
-        query_filter_eval(r->filter, cols, n, w->sel);
+        query_filter_eval_v4(r->filter, cols, w->v4, n, w->sel);
     bool check_time = r->window && !(bi->has_minmax[FLOW_FIELD_FIRST] && bi->has_minmax[FLOW_FIELD_LAST] &&
                                      bi->min[FLOW_FIELD_FIRST] >= r->o->from_ms &&
                                      bi->max[FLOW_FIELD_LAST] <= r->o->to_ms);
@@ -270,19 +270,36 @@ static void report_corrupt(run *r, const char *path, const store_block_info *bi,
     pthread_mutex_unlock(&r->mu);
 }
 
-/* Decodes the columns of mask of the current block into cols; a corrupt
- * column is reported (by the owner of the segment) and counted, and
- * CF_ERR_CORRUPT returned for the caller to skip the block. */
+/* Decodes the columns of mask of the current block into cols, at the rows
+ * rows[0 .. n_rows) (NULL: all), the IPv4-only address columns of v4_mask
+ * as 32-bit addresses (flagged in w->v4); a corrupt column is reported (by
+ * the owner of the segment) and counted, and CF_ERR_CORRUPT returned for
+ * the caller to skip the block. */
 static cf_err read_columns(worker *w, store_reader *rd, size_t s, bool owner, const store_block_info *bi,
-                           uint64_t mask, const void **cols)
+                           uint64_t mask, const uint32_t *rows, size_t n_rows, uint64_t v4_mask, const void **cols)
 {
-    cf_err err = store_reader_columns(rd, mask, cols);
+    cf_err err = store_reader_columns_rows(rd, mask, rows, n_rows, v4_mask, cols, &w->v4);
     if (err == CF_ERR_CORRUPT) {
         if (owner)
             report_corrupt(w->r, w->r->segs[s].path, bi, err);
         (owner ? &w->tot : &w->shadow)->corrupt++;
     }
     return err;
+}
+
+/* Compact -A keys of two addresses: when one column of the block came as
+ * 32-bit addresses and the other not (an IPv6 row), the rows with an IPv6
+ * address need both in the 16-byte form: the 32-bit one is decoded again. */
+static cf_err agg_same_form(worker *w, store_reader *rd, size_t s, bool owner, const store_block_info *bi,
+                            const uint32_t *rows, size_t n_rows, const void **cols)
+{
+    const run *r = w->r;
+    uint64_t a = STORE_FIELD_BIT(query_agg_field_id[r->agg[0].field]);
+    uint64_t b = STORE_FIELD_BIT(query_agg_field_id[r->agg[1].field]);
+    uint64_t v4 = w->v4 & (a | b);
+    if (v4 == 0 || v4 == (a | b))
+        return CF_OK;
+    return read_columns(w, rd, s, owner, bi, v4, rows, n_rows, 0, cols);
 }
 
 /* Scans one segment; errors of the segment itself are reported and counted. */
@@ -331,7 +348,8 @@ static cf_err scan_segment(worker *w, size_t s, bool owner)
         bool staged = !whole && r->filter_mask;
         uint64_t mask = whole ? B(PACKETS) | B(BYTES) | (r->o->info ? B(PROTO) : 0)
                         : staged ? r->filter_mask : r->mask;
-        cf_err cerr = read_columns(w, rd, s, owner, &bi, mask, cols);
+        w->v4 = 0;
+        cf_err cerr = read_columns(w, rd, s, owner, &bi, mask, NULL, 0, r->v4_mask, cols);
         if (cerr == CF_ERR_CORRUPT)
             continue;
         if (cerr) {
@@ -352,13 +370,22 @@ static cf_err scan_segment(worker *w, size_t s, bool owner)
         if (r->o->limit && n_sel > r->o->limit - w->emitted)
             n_sel = (size_t)(r->o->limit - w->emitted);
         if (n_sel && staged && r->mask != r->filter_mask) {
-            cerr = read_columns(w, rd, s, owner, &bi, r->mask, cols);
+            /* the other columns only at the selected rows */
+            cerr = read_columns(w, rd, s, owner, &bi, r->mask, w->idx, n_sel, r->v4_mask, cols);
             if (cerr == CF_ERR_CORRUPT)
                 continue;
             if (cerr) {
                 err = cerr;
                 goto out;
             }
+        }
+        if (n_sel && r->agg_compact && r->n_agg == 2)
+            cerr = agg_same_form(w, rd, s, owner, &bi, staged ? w->idx : NULL, n_sel, cols);
+        if (cerr == CF_ERR_CORRUPT)
+            continue;
+        if (cerr) {
+            err = cerr;
+            goto out;
         }
         tot->blocks_read++;
         tot->processed += bi.n_records;
@@ -482,6 +509,21 @@ static const query_agg_key default_agg[] = {
     {QUERY_AGG_DSTPORT, 32, 128, false},
 };
 
+/* Which address columns may come as 32-bit IPv4 addresses: those of the
+ * filter, the -s address tables and compact -A keys, unless the printer or
+ * general -A keys need them whole. */
+static void plan_v4(run *r, const query_options *o)
+{
+    uint64_t addr = 0;
+    for (size_t i = 0; i < flow_n_fields; i++)
+        if (flow_fields[i].width == 16)
+            addr |= STORE_FIELD_BIT(flow_fields[i].id);
+    r->v4_mask = r->listing || r->series ? 0 : r->mask & addr;
+    if (o->aggregate && !r->agg_compact)
+        for (size_t k = 0; k < r->n_agg; k++)
+            r->v4_mask &= ~STORE_FIELD_BIT(query_agg_field_id[r->agg[k].field]);
+}
+
 /* Fills the parts of r that depend only on the options. */
 static cf_err plan(run *r, const query_options *o, char *msg, size_t msg_len)
 {
@@ -570,6 +612,7 @@ static cf_err plan(run *r, const query_options *o, char *msg, size_t msg_len)
     query_printer_load_names(&r->printer, o->paths, o->n_paths, r->errout);
     if (r->listing)
         r->mask |= r->printer.fields | B(SRC_ADDR);
+    plan_v4(r, o);
     return CF_OK;
 }
 

@@ -57,6 +57,14 @@ int query_filter_is_any(const query_filter *f);
 size_t query_filter_eval(const query_filter *f, const void *const cols[FLOW_FIELD_MAX_ID + 1], size_t n,
                          uint8_t *sel);
 
+/* query_filter_eval() where, for each address field id with bit
+ * STORE_FIELD_BIT(id) set in v4, cols[id] holds n 32-bit IPv4 addresses
+ * (uint32_t; a[12] of the mapped 16-byte form ::ffff:a.b.c.d the highest
+ * byte) instead of 16-byte ones; the result is the same as with the 16-byte
+ * form. */
+size_t query_filter_eval_v4(const query_filter *f, const void *const cols[FLOW_FIELD_MAX_ID + 1], uint64_t v4,
+                            size_t n, uint8_t *sel);
+
 /* Tests one record. */
 int query_filter_match(const query_filter *f, const flow_record *rec);
 

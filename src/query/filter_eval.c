@@ -28,6 +28,7 @@
 typedef struct ectx {
     const fprog *p;
     const void *const *cols; /* cols[id] as given to query_filter_eval */
+    uint64_t v4;             /* address ids whose cols[id] holds 32-bit IPv4 addresses */
     size_t base;             /* first row of the chunk */
     size_t chunk;            /* length of each scratch list */
     uint16_t *scratch;       /* 2 lists per level */
@@ -153,8 +154,53 @@ static size_t k_mask(const ectx *c, const fnode *nd, const uint16_t *in, size_t 
     return j;
 }
 
+/* The 16-byte form of a 32-bit IPv4 address (a[12] its highest byte): the
+ * memory-order words of ::ffff:a.b.c.d. */
+static inline void v4_words(uint32_t a, uint64_t w[2])
+{
+    uint8_t b[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, (uint8_t)(a >> 24), (uint8_t)(a >> 16),
+                     (uint8_t)(a >> 8), (uint8_t)a};
+    memcpy(w, b, 16);
+}
+
+/* FN_ADDR over a 32-bit column: the mapped prefix against the first twelve
+ * bytes of mask and value once, the last four per row. */
+static size_t k_addr4(const ectx *c, const fnode *nd, const uint16_t *in, size_t m, uint16_t *out)
+{
+    const uint32_t *col = (const uint32_t *)c->cols[nd->field] + c->base;
+    uint8_t mb[16], vb[16];
+    uint64_t pw[2];
+    memcpy(mb, nd->am, 16);
+    memcpy(vb, nd->av, 16);
+    v4_words(0, pw);
+    if ((pw[0] & nd->am[0]) != nd->av[0])
+        return 0;
+    const uint8_t *pb = (const uint8_t *)pw;
+    for (unsigned b = 8; b < 12; b++)
+        if ((pb[b] & mb[b]) != vb[b])
+            return 0;
+    uint32_t m32 = (uint32_t)mb[12] << 24 | (uint32_t)mb[13] << 16 | (uint32_t)mb[14] << 8 | mb[15];
+    uint32_t v32 = (uint32_t)vb[12] << 24 | (uint32_t)vb[13] << 16 | (uint32_t)vb[14] << 8 | vb[15];
+    size_t j = 0;
+    if (!in) {
+        for (size_t i = 0; i < m; i++) {
+            out[j] = (uint16_t)i;
+            j += (col[i] & m32) == v32;
+        }
+    } else {
+        for (size_t k = 0; k < m; k++) {
+            uint16_t i = in[k];
+            out[j] = i;
+            j += (col[i] & m32) == v32;
+        }
+    }
+    return j;
+}
+
 static size_t k_addr(const ectx *c, const fnode *nd, const uint16_t *in, size_t m, uint16_t *out)
 {
+    if (c->v4 & (UINT64_C(1) << nd->field))
+        return k_addr4(c, nd, in, m, out);
     const uint8_t *col = (const uint8_t *)c->cols[nd->field] + 16 * c->base;
     uint64_t m0 = nd->am[0], m1 = nd->am[1], v0 = nd->av[0], v1 = nd->av[1];
     size_t j = 0;
@@ -173,6 +219,17 @@ static size_t k_addr_set(const ectx *c, const fnode *nd, const uint16_t *in, siz
     const uint8_t *col = (const uint8_t *)c->cols[nd->field] + 16 * c->base;
     const faddr_set *s = &c->p->addr_sets[nd->set];
     size_t j = 0;
+    if (c->v4 & (UINT64_C(1) << nd->field)) {
+        const uint32_t *c4 = (const uint32_t *)c->cols[nd->field] + c->base;
+        for (size_t k = 0; k < m; k++) {
+            uint16_t i = in ? in[k] : (uint16_t)k;
+            uint64_t w[2];
+            v4_words(c4[i], w);
+            out[j] = i;
+            j += (size_t)filter_addr_set_has(s, w[0], w[1]);
+        }
+        return j;
+    }
     for (size_t k = 0; k < m; k++) {
         uint16_t i = in ? in[k] : (uint16_t)k;
         uint64_t w[2];
@@ -313,6 +370,12 @@ static size_t eval_node(const ectx *c, uint32_t idx, const uint16_t *in, size_t 
 size_t query_filter_eval(const query_filter *f, const void *const cols[FLOW_FIELD_MAX_ID + 1], size_t n,
                          uint8_t *sel)
 {
+    return query_filter_eval_v4(f, cols, 0, n, sel);
+}
+
+size_t query_filter_eval_v4(const query_filter *f, const void *const cols[FLOW_FIELD_MAX_ID + 1], uint64_t v4,
+                            size_t n, uint8_t *sel)
+{
     const fnode *root = &f->prog.nodes[f->root];
     if (root->kind == FN_TRUE) {
         memset(sel, 1, n);
@@ -325,7 +388,7 @@ size_t query_filter_eval(const query_filter *f, const void *const cols[FLOW_FIEL
     size_t chunk = SCRATCH_WORDS / (1 + 2 * (size_t)f->levels);
     if (chunk > CHUNK_MAX)
         chunk = CHUNK_MAX;
-    ectx c = {&f->prog, cols, 0, chunk, scratch + chunk};
+    ectx c = {&f->prog, cols, v4, 0, chunk, scratch + chunk};
     size_t total = 0;
     for (size_t base = 0; base < n; base += chunk) {
         size_t m = n - base < chunk ? n - base : chunk;

@@ -46,6 +46,8 @@ typedef struct run {
     uint64_t filter_mask;   /* columns that select the rows (filter, -t window): decoded first, the
                                rest of mask only for blocks where a row matched; 0 when no filter */
     bool window;            /* a -t window is set */
+    uint64_t v4_mask;       /* address columns every consumer of which also takes the 32-bit form of an
+                               IPv4-only block (filter, -s address tables, compact -A keys) */
     store_segment *segs;
     size_t n_segs;
     FILE *errout;
@@ -96,6 +98,8 @@ typedef struct worker {
     query_counts *sv_counts; /* ... and their counters */
     size_t n_sv;
     uint64_t emitted;       /* records printed (for -c, single worker) */
+    uint64_t v4;            /* current block: address ids whose cols[id] holds 32-bit IPv4 addresses
+                               (uint32_t, a[12] highest; see store_reader_columns_rows) */
     uint32_t *idx;          /* selected rows of the current block */
     uint8_t *sel;
     size_t cap;

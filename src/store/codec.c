@@ -1201,3 +1201,291 @@ cf_err store_col_decode(store_codec_ctx *cx, const store_col_entry *e, const uin
         return err;
     return untransform(e, cx->tmp, n, ref, out);
 }
+
+/* ---- decoding at selected rows ---------------------------------------------
+ * The query engine decodes the columns of its filter whole, then the other
+ * columns only at the rows the filter kept: after decompression a FOR, REF,
+ * PLANES, dictionary or constant value is computed from its row alone (a
+ * sparse one from the rank of its bit in the bitmap), so only those rows
+ * are written.  A DELTA value is the running sum up to its row: the sum is
+ * run without storing the rows between; a sparse DELTA column is decoded
+ * whole. */
+
+/* FOR / REF at rows[0 .. m): nb a constant after inlining. */
+static inline __attribute__((always_inline)) void for_rows_nb(const store_col_entry *e, const uint8_t *raw,
+                                                             size_t n, unsigned nb, const uint32_t *rows,
+                                                             size_t m, const uint64_t *ref, uint8_t *out)
+{
+    unsigned w = e->width;
+    if ((e->encoding & ~STORE_ENC_F_SPARSE) == STORE_ENC_REF) {
+        for (size_t k = 0; k < m; k++) {
+            size_t i = rows[k];
+            store_w(out, 8, i, ref[i] - (e->base + plane_val(raw, n, nb, i)));
+        }
+        return;
+    }
+    switch (w) {
+    case 1: for (size_t k = 0; k < m; k++) store_w(out, 1, rows[k], e->min + plane_val(raw, n, nb, rows[k])); break;
+    case 2: for (size_t k = 0; k < m; k++) store_w(out, 2, rows[k], e->min + plane_val(raw, n, nb, rows[k])); break;
+    case 4: for (size_t k = 0; k < m; k++) store_w(out, 4, rows[k], e->min + plane_val(raw, n, nb, rows[k])); break;
+    default: for (size_t k = 0; k < m; k++) store_w(out, 8, rows[k], e->min + plane_val(raw, n, nb, rows[k])); break;
+    }
+}
+
+static void for_rows(const store_col_entry *e, const uint8_t *raw, size_t n, const uint32_t *rows, size_t m,
+                     const uint64_t *ref, uint8_t *out)
+{
+    switch (e->nbytes) {
+    case 0: for_rows_nb(e, raw, n, 0, rows, m, ref, out); break; /* REF with every value at base */
+    case 1: for_rows_nb(e, raw, n, 1, rows, m, ref, out); break;
+    case 2: for_rows_nb(e, raw, n, 2, rows, m, ref, out); break;
+    case 3: for_rows_nb(e, raw, n, 3, rows, m, ref, out); break;
+    case 4: for_rows_nb(e, raw, n, 4, rows, m, ref, out); break;
+    case 5: for_rows_nb(e, raw, n, 5, rows, m, ref, out); break;
+    case 6: for_rows_nb(e, raw, n, 6, rows, m, ref, out); break;
+    case 7: for_rows_nb(e, raw, n, 7, rows, m, ref, out); break;
+    default: for_rows_nb(e, raw, n, 8, rows, m, ref, out); break;
+    }
+}
+
+/* Sparse FOR / REF at rows[0 .. m): a row's value is found by the rank of
+ * its bit in the bitmap (cum[w]: set bits before word w). */
+static inline __attribute__((always_inline)) void sparse_rows_nb(const store_col_entry *e, const uint8_t *bm,
+                                                                const uint8_t *pl, size_t n, size_t n_set,
+                                                                const uint64_t *cum, unsigned nb,
+                                                                const uint32_t *rows, size_t m, const uint64_t *ref,
+                                                                uint8_t *out)
+{
+    bool is_ref = (e->encoding & ~STORE_ENC_F_SPARSE) == STORE_ENC_REF;
+    unsigned w = e->width;
+    for (size_t k = 0; k < m; k++) {
+        size_t i = rows[k], wi = i / 64;
+        uint64_t word = bitmap_word(bm, n, wi), below = word & ((UINT64_C(1) << (i % 64)) - 1);
+        uint64_t d = (word >> (i % 64)) & 1 ? plane_val(pl, n_set, nb, cum[wi] + popcount64(below)) : 0;
+        if (is_ref)
+            store_w(out, 8, i, ref[i] - (e->base + d));
+        else
+            store_w(out, w, i, e->min + d);
+    }
+}
+
+static cf_err sparse_rows(store_codec_ctx *cx, const store_col_entry *e, const uint8_t *raw, size_t n,
+                          const uint32_t *rows, size_t m, const uint64_t *ref, uint8_t *out)
+{
+    size_t bm = (n + 7) / 8, n_words = (n + 63) / 64, n_set = 0;
+    cf_err err = tmp_reserve(cx, n_words);
+    if (err)
+        return err;
+    if (e->raw_len < bm)
+        return CF_ERR_CORRUPT;
+    for (size_t wi = 0; wi < n_words; wi++) {
+        cx->tmp[wi] = n_set;
+        n_set += popcount64(bitmap_word(raw, n, wi));
+    }
+    if (e->raw_len != bm + n_set * e->nbytes)
+        return CF_ERR_CORRUPT;
+    const uint8_t *pl = raw + bm;
+    switch (e->nbytes) {
+    case 1: sparse_rows_nb(e, raw, pl, n, n_set, cx->tmp, 1, rows, m, ref, out); break;
+    case 2: sparse_rows_nb(e, raw, pl, n, n_set, cx->tmp, 2, rows, m, ref, out); break;
+    case 3: sparse_rows_nb(e, raw, pl, n, n_set, cx->tmp, 3, rows, m, ref, out); break;
+    case 4: sparse_rows_nb(e, raw, pl, n, n_set, cx->tmp, 4, rows, m, ref, out); break;
+    default: sparse_rows_nb(e, raw, pl, n, n_set, cx->tmp, e->nbytes, rows, m, ref, out); break;
+    }
+    return CF_OK;
+}
+
+/* DELTA (not sparse) at rows[0 .. m): the running sum up to the last row,
+ * stored at the rows only. */
+static inline __attribute__((always_inline)) void delta_rows_nb(const store_col_entry *e, const uint8_t *raw,
+                                                               size_t n, unsigned nb, const uint32_t *rows,
+                                                               size_t m, uint8_t *out)
+{
+    uint64_t prev = e->min;
+    size_t i = 0;
+    for (size_t k = 0; k < m; k++) {
+        for (size_t end = rows[k]; i <= end; i++)
+            prev += unzigzag(plane_val(raw, n, nb, i));
+        store_w(out, 8, rows[k], prev);
+    }
+}
+
+static void delta_rows(const store_col_entry *e, const uint8_t *raw, size_t n, const uint32_t *rows, size_t m,
+                       uint8_t *out)
+{
+    switch (e->nbytes) {
+    case 1: delta_rows_nb(e, raw, n, 1, rows, m, out); break;
+    case 2: delta_rows_nb(e, raw, n, 2, rows, m, out); break;
+    case 3: delta_rows_nb(e, raw, n, 3, rows, m, out); break;
+    case 4: delta_rows_nb(e, raw, n, 4, rows, m, out); break;
+    default: delta_rows_nb(e, raw, n, e->nbytes, rows, m, out); break;
+    }
+}
+
+/* Code of row i in packed codes of k bits. */
+static inline unsigned dict_code_at(const uint8_t *codes, unsigned k, size_t i)
+{
+    return (codes[(i * k) >> 3] >> ((i * k) & 7)) & ((1u << k) - 1);
+}
+
+static void dict_rows(const store_col_entry *e, const uint8_t *raw, const uint32_t *rows, size_t m, uint8_t *out)
+{
+    unsigned w = e->width, k = e->nbytes;
+    const uint8_t *codes = raw + (size_t)e->aux * w;
+    if (w == 16) {
+        uint8_t table[STORE_SMALLDICT_MAX][16] = {{0}}; /* codes past the values read as zero */
+        memcpy(table, raw, (size_t)e->aux * 16);
+        for (size_t j = 0; j < m; j++)
+            memcpy(out + (size_t)rows[j] * 16, table[dict_code_at(codes, k, rows[j])], 16);
+        return;
+    }
+    uint64_t tab[STORE_SMALLDICT_MAX] = {0};
+    for (unsigned c = 0; c < e->aux; c++) {
+        uint8_t v[8] = {0};
+        memcpy(v, raw + c * w, w);
+        tab[c] = store_le64(v);
+    }
+    for (size_t j = 0; j < m; j++)
+        store_w(out, w, rows[j], tab[dict_code_at(codes, k, rows[j])]);
+}
+
+static void const_rows(const store_col_entry *e, const uint32_t *rows, size_t m, uint8_t *out)
+{
+    if (e->width == 16) {
+        uint8_t pat[16];
+        store_put_le64(pat, e->min);
+        store_put_le64(pat + 8, e->max);
+        for (size_t j = 0; j < m; j++)
+            memcpy(out + 16 * (size_t)rows[j], pat, 16);
+        return;
+    }
+    for (size_t j = 0; j < m; j++)
+        store_w(out, e->width, rows[j], e->min);
+}
+
+static void planes16_rows(const store_col_entry *e, const uint8_t *raw, size_t n, const uint32_t *rows, size_t m,
+                          uint8_t *out)
+{
+    uint8_t pat[16], pos[16];
+    store_put_le64(pat, e->min);
+    store_put_le64(pat + 8, e->max);
+    unsigned np = 0;
+    for (unsigned b = 0; b < 16; b++)
+        if (e->aux & (1u << b))
+            pos[np++] = (uint8_t)b;
+    for (size_t j = 0; j < m; j++) {
+        size_t i = rows[j];
+        uint8_t *o = out + 16 * i;
+        memcpy(o, pat, 16);
+        for (unsigned k = 0; k < np; k++)
+            o[pos[k]] = raw[k * n + i];
+    }
+}
+
+cf_err store_col_decode_rows(store_codec_ctx *cx, const store_col_entry *e, const uint8_t *src, size_t n,
+                             const uint64_t *ref, const uint32_t *rows, size_t n_rows, void *out)
+{
+    if (!rows)
+        return store_col_decode(cx, e, src, n, ref, out);
+    unsigned enc = e->encoding & ~STORE_ENC_F_SPARSE;
+    bool sparse = (e->encoding & STORE_ENC_F_SPARSE) != 0;
+    if (enc == STORE_ENC_DELTA && sparse)
+        return store_col_decode(cx, e, src, n, ref, out);
+    for (size_t j = 0; j < n_rows; j++)
+        if (rows[j] >= n)
+            return CF_ERR_USAGE;
+    if (e->encoding == STORE_ENC_CONST) {
+        const_rows(e, rows, n_rows, out);
+        return CF_OK;
+    }
+    if (enc == STORE_ENC_REF && !ref)
+        return CF_ERR_CORRUPT;
+    const uint8_t *raw = NULL;
+    cf_err err = CF_OK;
+    if (e->raw_len > 0 && (err = decompress_raw(cx, e, src, &raw)) != CF_OK)
+        return err;
+    if (sparse)
+        return sparse_rows(cx, e, raw, n, rows, n_rows, ref, out);
+    switch (enc) {
+    case STORE_ENC_PLANES: planes16_rows(e, raw, n, rows, n_rows, out); break;
+    case STORE_ENC_DELTA: delta_rows(e, raw, n, rows, n_rows, out); break;
+    case STORE_ENC_SMALLDICT: dict_rows(e, raw, rows, n_rows, out); break;
+    default: for_rows(e, raw, n, rows, n_rows, ref, out); break;
+    }
+    return CF_OK;
+}
+
+/* ---- IPv4 form of address columns ---------------------------------------- */
+
+static const uint8_t v4_prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+bool store_col_is_v4(const store_col_entry *e)
+{
+    if (e->width != 16)
+        return false;
+    if (e->encoding != STORE_ENC_CONST && !(e->encoding == STORE_ENC_PLANES && (e->aux & 0x0fff) == 0))
+        return false;
+    uint8_t pat[16];
+    store_put_le64(pat, e->min);
+    store_put_le64(pat + 8, e->max);
+    return memcmp(pat, v4_prefix, 12) == 0;
+}
+
+/* The four low bytes of an address pattern as an integer, a[12] highest. */
+static uint32_t pat_u32(const uint8_t pat[16])
+{
+    return (uint32_t)pat[12] << 24 | (uint32_t)pat[13] << 16 | (uint32_t)pat[14] << 8 | pat[15];
+}
+
+cf_err store_col_decode_v4(store_codec_ctx *cx, const store_col_entry *e, const uint8_t *src, size_t n,
+                           const uint32_t *rows, size_t n_rows, uint32_t *out)
+{
+    if (!store_col_is_v4(e))
+        return CF_ERR_USAGE;
+    size_t m = rows ? n_rows : n;
+    for (size_t j = 0; rows && j < n_rows; j++)
+        if (rows[j] >= n)
+            return CF_ERR_USAGE;
+    uint8_t pat[16];
+    store_put_le64(pat, e->min);
+    store_put_le64(pat + 8, e->max);
+    uint32_t base = pat_u32(pat);
+    if (e->encoding == STORE_ENC_CONST) {
+        for (size_t j = 0; j < m; j++)
+            out[rows ? rows[j] : j] = base;
+        return CF_OK;
+    }
+    const uint8_t *raw = NULL;
+    cf_err err = e->raw_len > 0 ? decompress_raw(cx, e, src, &raw) : CF_OK;
+    if (err)
+        return err;
+    if (e->aux == 0xf000) { /* the usual case: the four bytes vary */
+        const uint8_t *p0 = raw, *p1 = raw + n, *p2 = raw + 2 * n, *p3 = raw + 3 * n;
+        if (!rows) {
+            for (size_t i = 0; i < n; i++)
+                out[i] = (uint32_t)p0[i] << 24 | (uint32_t)p1[i] << 16 | (uint32_t)p2[i] << 8 | p3[i];
+        } else {
+            for (size_t j = 0; j < n_rows; j++) {
+                size_t i = rows[j];
+                out[i] = (uint32_t)p0[i] << 24 | (uint32_t)p1[i] << 16 | (uint32_t)p2[i] << 8 | p3[i];
+            }
+        }
+        return CF_OK;
+    }
+    /* some of bytes 12..15 vary: each plane replaces its byte of the pattern */
+    unsigned shift[4], np = 0;
+    uint32_t keep = UINT32_MAX;
+    for (unsigned b = 12; b < 16; b++)
+        if (e->aux & (1u << b)) {
+            shift[np++] = 8 * (15 - b);
+            keep &= ~(UINT32_C(0xff) << (8 * (15 - b)));
+        }
+    for (size_t j = 0; j < m; j++) {
+        size_t i = rows ? rows[j] : j;
+        uint32_t v = base & keep;
+        for (unsigned k = 0; k < np; k++)
+            v |= (uint32_t)raw[k * n + i] << shift[k];
+        out[i] = v;
+    }
+    return CF_OK;
+}

@@ -29,9 +29,12 @@ struct store_reader {
     uint8_t *col;               /* stored bytes of the column being decoded */
     size_t col_cap;
     int col_of[FLOW_FIELD_MAX_ID + 1]; /* directory index of each field, -1 if absent */
-    uint64_t decoded;           /* field bits decoded for the current block */
+    uint64_t decoded;           /* field bits decoded whole for the current block */
+    uint64_t decoded4;          /* field bits decoded whole as 32-bit addresses (out4) */
     uint8_t *out[FLOW_FIELD_MAX_ID + 1];
     size_t out_cap[FLOW_FIELD_MAX_ID + 1];
+    uint32_t *out4[FLOW_FIELD_MAX_ID + 1]; /* 32-bit form of IPv4-only address columns */
+    size_t out4_cap[FLOW_FIELD_MAX_ID + 1];
     store_codec_ctx cx;
 };
 
@@ -131,6 +134,7 @@ cf_err store_reader_next(store_reader *r, store_block_info *info)
 {
     r->have_block = false;
     r->decoded = 0;
+    r->decoded4 = 0;
     uint64_t limit = r->data_end;
     if (!r->sealed) {
         struct stat st;
@@ -269,6 +273,102 @@ cf_err store_reader_columns(store_reader *r, uint64_t field_mask, const void *co
     return CF_OK;
 }
 
+static cf_err out4_reserve(store_reader *r, unsigned id, size_t n)
+{
+    if (n <= r->out4_cap[id] && r->out4[id])
+        return CF_OK;
+    uint32_t *p = realloc(r->out4[id], (n ? n : 1) * sizeof(*p));
+    if (!p)
+        return CF_ERR_NOMEM;
+    r->out4[id] = p;
+    r->out4_cap[id] = n;
+    return CF_OK;
+}
+
+/* decode_field() at rows only (rows NULL: whole; see
+ * store_reader_columns_rows); with v4_ok an IPv4-only address column is
+ * decoded into r->out4[id] and *is_v4 set. */
+static cf_err decode_field_rows(store_reader *r, const flow_field *f, const uint32_t *rows, size_t n_rows,
+                                bool v4_ok, int depth, bool *is_v4)
+{
+    unsigned id = (unsigned)f->id;
+    uint64_t bit = STORE_FIELD_BIT(id);
+    size_t n = r->blk.n_records;
+    int c = r->col_of[id];
+    *is_v4 = false;
+    if (r->decoded & bit)
+        return CF_OK;
+    if (v4_ok && (r->decoded4 & bit)) {
+        *is_v4 = true;
+        return CF_OK;
+    }
+    if (c < 0)
+        return decode_field(r, f, depth);
+    const store_col_entry *e = &r->blk.ents[c];
+    cf_err err = store_col_validate(e, f, n);
+    if (err)
+        return err;
+    if (v4_ok && store_col_is_v4(e)) {
+        if ((err = out4_reserve(r, id, n)) != CF_OK || (err = fetch_column(r, c)) != CF_OK ||
+            (err = store_col_decode_v4(&r->cx, e, r->col, n, rows, n_rows, r->out4[id])) != CF_OK)
+            return err;
+        if (!rows)
+            r->decoded4 |= bit;
+        *is_v4 = true;
+        return CF_OK;
+    }
+    if (!rows)
+        return decode_field(r, f, depth);
+    if ((err = out_reserve(r, id, n * f->width)) != CF_OK)
+        return err;
+    unsigned enc = e->encoding & ~STORE_ENC_F_SPARSE;
+    const uint64_t *ref = NULL;
+    if (enc == STORE_ENC_REF) {
+        const flow_field *rf = flow_field_by_id(e->aux);
+        bool rv4;
+        if (depth > 0 || !rf)
+            return CF_ERR_CORRUPT; /* references do not chain */
+        err = decode_field_rows(r, rf, rows, n_rows, false, depth + 1, &rv4); /* before r->col is reused */
+        if (err)
+            return err;
+        ref = (const uint64_t *)(const void *)r->out[rf->id];
+    }
+    if ((err = fetch_column(r, c)) != CF_OK ||
+        (err = store_col_decode_rows(&r->cx, e, r->col, n, ref, rows, n_rows, r->out[id])) != CF_OK)
+        return err;
+    return CF_OK; /* valid at the rows only: decoded again when asked for whole */
+}
+
+cf_err store_reader_columns_rows(store_reader *r, uint64_t field_mask, const uint32_t *rows, size_t n_rows,
+                                 uint64_t v4_mask, const void *cols[FLOW_FIELD_MAX_ID + 1], uint64_t *v4)
+{
+    if (!r->have_block)
+        return CF_ERR_USAGE;
+    for (size_t j = 0; rows && j < n_rows; j++)
+        if (rows[j] >= r->blk.n_records)
+            return CF_ERR_USAGE;
+    uint64_t got4 = 0;
+    for (size_t i = 0; i < flow_n_fields; i++) {
+        const flow_field *f = &flow_fields[i];
+        uint64_t bit = STORE_FIELD_BIT(f->id);
+        if (!(field_mask & bit))
+            continue;
+        bool is_v4 = false;
+        cf_err err = decode_field_rows(r, f, rows, n_rows, f->width == 16 && (v4_mask & bit), 0, &is_v4);
+        if (err)
+            return err;
+        got4 |= is_v4 ? bit : 0;
+    }
+    for (size_t i = 0; i < flow_n_fields; i++) {
+        const flow_field *f = &flow_fields[i];
+        uint64_t bit = STORE_FIELD_BIT(f->id);
+        if (field_mask & bit)
+            cols[f->id] = (got4 & bit) ? (const void *)r->out4[f->id] : (const void *)r->out[f->id];
+    }
+    *v4 = (*v4 & ~field_mask) | got4;
+    return CF_OK;
+}
+
 cf_err store_reader_records(store_reader *r, flow_record *out)
 {
     const void *cols[FLOW_FIELD_MAX_ID + 1] = {0};
@@ -294,8 +394,10 @@ void store_reader_close(store_reader *r)
         return;
     if (r->fd >= 0)
         close(r->fd);
-    for (size_t id = 0; id <= FLOW_FIELD_MAX_ID; id++)
+    for (size_t id = 0; id <= FLOW_FIELD_MAX_ID; id++) {
         free(r->out[id]);
+        free(r->out4[id]);
+    }
     store_block_buf_free(&r->blk);
     free(r->col);
     store_codec_ctx_free(&r->cx);

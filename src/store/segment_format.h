@@ -197,6 +197,33 @@ cf_err store_col_validate(const store_col_entry *e, const flow_field *f, size_t 
 cf_err store_col_decode(store_codec_ctx *cx, const store_col_entry *e, const uint8_t *src, size_t n,
                         const uint64_t *ref, void *out);
 
+/*
+ * store_col_decode() at selected rows only: rows[0 .. n_rows) (each < n;
+ * CF_ERR_USAGE otherwise) get their value at their own position in out (n
+ * values of e->width bytes); the other positions of out are left as they
+ * were, except for sparse DELTA columns, which are decoded whole.  rows NULL: every row (as
+ * store_col_decode).  A REF column needs ref valid at the rows only.  The
+ * whole column is still decompressed, so corrupt bytes are still found:
+ * CF_ERR_CORRUPT as store_col_decode.
+ */
+cf_err store_col_decode_rows(store_codec_ctx *cx, const store_col_entry *e, const uint8_t *src, size_t n,
+                             const uint64_t *ref, const uint32_t *rows, size_t n_rows, void *out);
+
+/* Is e an address column whose every value is IPv4-mapped (::ffff:a.b.c.d),
+ * as known from its entry alone: a constant, or PLANES whose varying bytes
+ * are among the last four and whose pattern has the mapped prefix. */
+bool store_col_is_v4(const store_col_entry *e);
+
+/*
+ * Decodes a column for which store_col_is_v4(e) holds as 32-bit addresses:
+ * out[i] = a[12] << 24 | a[13] << 16 | a[14] << 8 | a[15] of the 16-byte
+ * address a of row i, for i in rows[0 .. n_rows) (rows NULL: every row of
+ * the n); other positions of out are untouched.  CF_ERR_USAGE when e is not
+ * such a column or a row is out of range; CF_ERR_CORRUPT as store_col_decode.
+ */
+cf_err store_col_decode_v4(store_codec_ctx *cx, const store_col_entry *e, const uint8_t *src, size_t n,
+                           const uint32_t *rows, size_t n_rows, uint32_t *out);
+
 /* 64-bit checksum used everywhere in the format. */
 uint64_t store_hash(const void *p, size_t len);
 

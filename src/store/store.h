@@ -245,6 +245,24 @@ bool store_reader_torn(const store_reader *r);
  */
 cf_err store_reader_columns(store_reader *r, uint64_t field_mask, const void *cols[FLOW_FIELD_MAX_ID + 1]);
 
+/*
+ * store_reader_columns() for the rows a query kept: every id of field_mask
+ * is decoded at least at rows[0 .. n_rows) (ascending, each < n_records;
+ * rows NULL: every row); cols[id] points to n_records values of which those
+ * rows are valid (a column already decoded whole for the block is returned
+ * whole).  Address ids in v4_mask whose block column is all IPv4-mapped
+ * (store_col_is_v4 in segment_format.h) are decoded as 32-bit addresses
+ * instead (uint32_t, a[12] the highest byte, a[15] the lowest): cols[id]
+ * then points to those and bit id is set in *v4 (cleared for every other id
+ * of field_mask).  Column checksums are verified as by store_reader_columns,
+ * and the whole column is decompressed, so errors are the same;
+ * CF_ERR_USAGE also for a row out of range.  Arrays valid until the next
+ * call for the same block with other rows, store_reader_next() or
+ * store_reader_close().
+ */
+cf_err store_reader_columns_rows(store_reader *r, uint64_t field_mask, const uint32_t *rows, size_t n_rows,
+                                 uint64_t v4_mask, const void *cols[FLOW_FIELD_MAX_ID + 1], uint64_t *v4);
+
 /* Decodes the whole current block into out[0 .. n_records-1]; errors as
  * store_reader_columns. */
 cf_err store_reader_records(store_reader *r, flow_record *out);
