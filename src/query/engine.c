@@ -44,6 +44,21 @@ static const query_elem_def elem_defs[QUERY_EL_COUNT_] = {
     [QUERY_EL_SRCMAC] = {"srcmac", "Src Mac", FLOW_FIELD_SRC_MAC, 0, true, false},
     [QUERY_EL_DSTMAC] = {"dstmac", "Dst Mac", FLOW_FIELD_DST_MAC, 0, true, false},
     [QUERY_EL_EXPORTER] = {"exporter", "Exporter IP", FLOW_FIELD_EXPORTER, 0, false, true},
+    [QUERY_EL_DIR] = {"dir", "Dir", FLOW_FIELD_DIRECTION, 0, false, false},
+    [QUERY_EL_MPLS1 + 0] = {"mpls1", " MPLS lab 1", FLOW_FIELD_MPLS1 + 0, 0, false, false},
+    [QUERY_EL_MPLS1 + 1] = {"mpls2", " MPLS lab 2", FLOW_FIELD_MPLS1 + 1, 0, false, false},
+    [QUERY_EL_MPLS1 + 2] = {"mpls3", " MPLS lab 3", FLOW_FIELD_MPLS1 + 2, 0, false, false},
+    [QUERY_EL_MPLS1 + 3] = {"mpls4", " MPLS lab 4", FLOW_FIELD_MPLS1 + 3, 0, false, false},
+    [QUERY_EL_MPLS1 + 4] = {"mpls5", " MPLS lab 5", FLOW_FIELD_MPLS1 + 4, 0, false, false},
+    [QUERY_EL_MPLS1 + 5] = {"mpls6", " MPLS lab 6", FLOW_FIELD_MPLS1 + 5, 0, false, false},
+    [QUERY_EL_MPLS1 + 6] = {"mpls7", " MPLS lab 7", FLOW_FIELD_MPLS1 + 6, 0, false, false},
+    [QUERY_EL_MPLS1 + 7] = {"mpls8", " MPLS lab 8", FLOW_FIELD_MPLS1 + 7, 0, false, false},
+    [QUERY_EL_MPLS1 + 8] = {"mpls9", " MPLS lab 9", FLOW_FIELD_MPLS1 + 8, 0, false, false},
+    [QUERY_EL_MPLS10] = {"mpls10", " MPLS lab 10", FLOW_FIELD_MPLS10, 0, false, false},
+    [QUERY_EL_XSRCIP] = {"xsrcip", "X-Src IP Addr", FLOW_FIELD_NAT_SRC_ADDR, 0, false, true},
+    [QUERY_EL_XDSTIP] = {"xdstip", "X-Dst IP Addr", FLOW_FIELD_NAT_DST_ADDR, 0, false, true},
+    [QUERY_EL_XSRCPORT] = {"xsrcport", " X-Src Port", FLOW_FIELD_NAT_SRC_PORT, 0, false, false},
+    [QUERY_EL_XDSTPORT] = {"xdstport", " X-Dst Port", FLOW_FIELD_NAT_DST_PORT, 0, false, false},
     [QUERY_EL_RECORD] = {"record", "flows", 0, 0, false, false}, /* not a table: see effective_options */
 };
 

@@ -34,6 +34,18 @@ cf_err query_stat_parse(const char *text, query_elem *elem_out, query_order *ord
 {
     const char *slash = strchr(text, '/');
     size_t name_len = slash ? (size_t)(slash - text) : strlen(text);
+    /* nfdump's other names of the same elements */
+    static const struct {
+        const char *alias, *name;
+    } aliases[] = {{"srctos", "tos"},       {"nsrcip", "xsrcip"},     {"ndstip", "xdstip"},
+                   {"nsrcport", "xsrcport"}, {"ndstport", "xdstport"}};
+    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++) {
+        if (strlen(aliases[i].alias) == name_len && strncmp(aliases[i].alias, text, name_len) == 0) {
+            text = aliases[i].name;
+            name_len = strlen(text);
+            break;
+        }
+    }
     query_elem elem = QUERY_EL_COUNT_;
     for (unsigned e = 0; e < QUERY_EL_COUNT_; e++) {
         const char *name = query_elem_get((query_elem)e)->name;

@@ -88,6 +88,10 @@ typedef enum query_elem {
     QUERY_EL_TOS, QUERY_EL_FLAGS,
     QUERY_EL_NHIP, QUERY_EL_NHBIP, QUERY_EL_ROUTER,
     QUERY_EL_SRCMAC, QUERY_EL_DSTMAC, QUERY_EL_EXPORTER,
+    QUERY_EL_DIR,
+    QUERY_EL_MPLS1, /* ... QUERY_EL_MPLS1 + 9: mpls1 .. mpls10 */
+    QUERY_EL_MPLS10 = QUERY_EL_MPLS1 + 9,
+    QUERY_EL_XSRCIP, QUERY_EL_XDSTIP, QUERY_EL_XSRCPORT, QUERY_EL_XDSTPORT, /* NAT (NSEL/NEL) */
     QUERY_EL_RECORD,  /* nfdump's "record": the top N aggregated flows (the 5-tuple of -a, or -A's keys) */
     QUERY_EL_COUNT_ /* number of elements */
 } query_elem;

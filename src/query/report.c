@@ -37,6 +37,8 @@ static size_t elem_value(const query_options *o, const query_elem_def *d, query_
         query_fmt_flags((uint8_t)v, t);
         return 8;
     }
+    if (e >= QUERY_EL_MPLS1 && e <= QUERY_EL_MPLS10) /* label-exp-bos, as nfdump */
+        return (size_t)snprintf(t, 32, "%" PRIu64 "-%" PRIu64 "-%" PRIu64, v >> 4, (v >> 1) & 7u, v & 1u);
     return query_fmt_u64(v, t);
 }
 

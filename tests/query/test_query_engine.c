@@ -190,6 +190,13 @@ static flow_record *gen(size_t n, uint64_t seed)
         flow_addr_from_v4(r[i].exporter, 0x7f000000 | (uint32_t)(lcg(&s) % 4));
         r[i].src_mac = lcg(&s) % 5;
         r[i].dst_mac = lcg(&s) % 3;
+        r[i].direction = (uint8_t)(lcg(&s) % 2);
+        for (int l = 0; l < 10; l++)
+            r[i].mpls[l] = (uint32_t)(lcg(&s) % (3 + l)) * 16u + (uint32_t)(lcg(&s) % 2) * 2u + (l == 9);
+        flow_addr_from_v4(r[i].nat_src_addr, 0xc0a80000 | (uint32_t)(lcg(&s) % 5));
+        flow_addr_from_v4(r[i].nat_dst_addr, 0xc0a90000 | (uint32_t)(lcg(&s) % 4));
+        r[i].nat_src_port = (uint16_t)(1000 + lcg(&s) % 6);
+        r[i].nat_dst_port = (uint16_t)(2000 + lcg(&s) % 7);
     }
     return r;
 }
@@ -278,7 +285,17 @@ static int elem_keys(query_elem e, const flow_record *r, uint8_t keys[2][16])
     case QUERY_EL_FLAGS: v[0] = r->tcp_flags; break;
     case QUERY_EL_SRCMAC: v[0] = r->src_mac, v[1] = 0, n = 2; break; /* + the out src MAC, not stored */
     case QUERY_EL_DSTMAC: v[0] = r->dst_mac, v[1] = 0, n = 2; break;
-    default: fail();
+    case QUERY_EL_DIR: v[0] = r->direction; break;
+    case QUERY_EL_XSRCIP: memcpy(keys[0], r->nat_src_addr, 16); addr = 1; break;
+    case QUERY_EL_XDSTIP: memcpy(keys[0], r->nat_dst_addr, 16); addr = 1; break;
+    case QUERY_EL_XSRCPORT: v[0] = r->nat_src_port; break;
+    case QUERY_EL_XDSTPORT: v[0] = r->nat_dst_port; break;
+    default:
+        if (e >= QUERY_EL_MPLS1 && e <= QUERY_EL_MPLS10) {
+            v[0] = r->mpls[e - QUERY_EL_MPLS1];
+            break;
+        }
+        fail();
     }
     if (!addr)
         for (int i = 0; i < n; i++)
@@ -292,7 +309,7 @@ static void value_key(query_elem e, const char *v, uint8_t key[16])
     memset(key, 0, 16);
     switch (e) {
     case QUERY_EL_SRCIP: case QUERY_EL_DSTIP: case QUERY_EL_IP: case QUERY_EL_NHIP: case QUERY_EL_NHBIP:
-    case QUERY_EL_ROUTER: case QUERY_EL_EXPORTER:
+    case QUERY_EL_ROUTER: case QUERY_EL_EXPORTER: case QUERY_EL_XSRCIP: case QUERY_EL_XDSTIP:
         assert_int_equal(flow_addr_parse(v, key, NULL), CF_OK);
         return;
     case QUERY_EL_SRCMAC: case QUERY_EL_DSTMAC: {
@@ -313,6 +330,13 @@ static void value_key(query_elem e, const char *v, uint8_t key[16])
         return;
     }
     default: {
+        if (e >= QUERY_EL_MPLS1 && e <= QUERY_EL_MPLS10) { /* label-exp-bos */
+            unsigned long long lab, exp, bos;
+            assert_int_equal(sscanf(v, "%llu-%llu-%llu", &lab, &exp, &bos), 3);
+            uint64_t m = lab << 4 | exp << 1 | bos;
+            memcpy(key, &m, 8);
+            return;
+        }
         uint64_t x = strtoull(v, NULL, 10);
         memcpy(key, &x, 8);
         return;
@@ -391,7 +415,9 @@ static void test_every_stat_element_and_order(void **state)
         size_t k;
         const char *names[] = {"srcip", "dstip", "ip", "srcport", "dstport", "port", "proto", "srcas", "dstas",
                                "as", "inif", "outif", "if", "srcmask", "dstmask", "mask", "srcvlan", "dstvlan",
-                               "vlan", "tos", "flags", "nhip", "nhbip", "router", "srcmac", "dstmac", "exporter"};
+                               "vlan", "tos", "flags", "nhip", "nhbip", "router", "srcmac", "dstmac", "exporter",
+                               "dir", "mpls1", "mpls2", "mpls3", "mpls4", "mpls5", "mpls6", "mpls7", "mpls8",
+                               "mpls9", "mpls10", "xsrcip", "xdstip", "xsrcport", "xdstport"};
         assert_int_equal(query_stat_parse(names[e], el, od, 1, &k), CF_OK);
         assert_int_equal(el[0], (query_elem)e);
         size_t m = brute((query_elem)e, r, n, rows);
