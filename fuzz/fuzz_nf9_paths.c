@@ -5,7 +5,7 @@
  * field, the same return codes and the same counters for every input.
  *
  * Input: one selector byte (even: NetFlow v9, odd: IPFIX), then messages for
- * ONE exporter framed as in fuzz_templates.h ([2-byte big-endian length]
+ * ONE exporter framed as in fuzz_templates.h (fuzz_next_message) ([2-byte big-endian length]
  * [bytes], the rest is the last message; the version is forced).  Each
  * message goes to three exporters, one per path (decode_tpl_state.
  * test_path); any difference aborts.  Seeds: fuzz/corpus/nf9_paths, the v9
@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "decode/decode.h"
 #include "decode/template.h"
+#include "fuzz_templates.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -85,11 +86,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     uint64_t now = 1700000000000ull;
     while (size > 0) {
-        size_t len = size;
-        if (size >= 2 && (size_t)((data[0] << 8) | data[1]) <= size - 2) {
-            len = (size_t)((data[0] << 8) | data[1]);
-            data += 2, size -= 2;
-        }
+        size_t len = fuzz_next_message(&data, &size);
         cf_err err[N_PATHS];
         for (int i = 0; i < N_PATHS; i++) {
             /* exactly len heap bytes, so that ASan catches any over-read */

@@ -28,7 +28,7 @@ typedef struct fuzz_sink {
     uint64_t checksum; /* reads every record so that sanitizers see them */
 } fuzz_sink;
 
-static void fuzz_emit(void *ctx, const flow_record *rec)
+static inline void fuzz_emit(void *ctx, const flow_record *rec)
 {
     fuzz_sink *s = ctx;
     s->n++;
@@ -36,7 +36,19 @@ static void fuzz_emit(void *ctx, const flow_record *rec)
                    rec->dst_port + rec->proto + rec->sampling + rec->src_addr[15] + rec->src_mac;
 }
 
-static void fuzz_check_save_load(const decode_exporter *ex)
+/* The length of the next message of the input framing above; skips its
+ * 2-byte prefix when there is one. */
+static inline size_t fuzz_next_message(const uint8_t **data, size_t *size)
+{
+    const uint8_t *d = *data;
+    if (*size >= 2 && (size_t)((d[0] << 8) | d[1]) <= *size - 2) {
+        *data += 2, *size -= 2;
+        return (size_t)((d[0] << 8) | d[1]);
+    }
+    return *size;
+}
+
+static inline void fuzz_check_save_load(const decode_exporter *ex)
 {
     uint8_t *a = NULL, *b = NULL;
     size_t a_len = 0, b_len = 0;
@@ -54,7 +66,7 @@ static void fuzz_check_save_load(const decode_exporter *ex)
     decode_exporter_free(&other);
 }
 
-static int fuzz_templates_run(const uint8_t *data, size_t size, uint16_t version)
+static inline int fuzz_templates_run(const uint8_t *data, size_t size, uint16_t version)
 {
     static const uint8_t addr[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, 1};
     decode_exporter ex;
@@ -65,11 +77,7 @@ static int fuzz_templates_run(const uint8_t *data, size_t size, uint16_t version
     cf_log_set_level(CF_LOG_ERROR);
     uint64_t now = 1700000000000ull;
     while (size > 0) {
-        size_t len = size;
-        if (size >= 2 && (size_t)((data[0] << 8) | data[1]) <= size - 2) {
-            len = (size_t)((data[0] << 8) | data[1]);
-            data += 2, size -= 2;
-        }
+        size_t len = fuzz_next_message(&data, &size);
         /* A heap copy of exactly len bytes, so that ASan catches any over-read. */
         uint8_t *buf = malloc(len ? len : 1);
         if (!buf)
