@@ -104,6 +104,8 @@ static void print_pretty(const collect_snapshot *s)
         {"tcp connections", t->tcp_connections},
         {"tcp messages", t->tcp_messages},
         {"tcp bad streams", t->tcp_bad_streams},
+        {"memory (bytes)", t->rss_bytes},
+        {"memory peak (bytes)", t->rss_peak_bytes},
     };
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         printf("  %-22s %" PRIu64 "\n", rows[i].name, rows[i].v);
