@@ -82,16 +82,32 @@ static uint64_t v5_abs_ms(const v5_header *h, uint32_t t)
     return h->export_ms >= ago ? h->export_ms - ago : 0;
 }
 
-/* Fills rec from the 48-byte record r (offsets as in decode.h; the caller
- * took r from a cursor that held all 48 bytes).  rec was zeroed once for
- * the packet: every member set here is set for every record, so the
- * members a v5 record has no value for stay zero. */
-static void v5_read_record(const decode_exporter *ex, const v5_header *h, const uint8_t *r,
-                           flow_record *rec)
+/* The members that are the same for every record of the packet; the rest
+ * stays zero (members a v5 record has no value for). */
+static void v5_packet_members(const decode_exporter *ex, const v5_header *h, flow_record *rec)
 {
-    flow_set_v4(rec, cf_be32(r + 0), cf_be32(r + 4));
-    flow_addr_from_v4(rec->next_hop, cf_be32(r + 8));
+    memset(rec, 0, sizeof(*rec));
+    rec->family = 4;
+    flow_addr_from_v4(rec->src_addr, 0); /* the IPv4-mapped prefixes; the last 4 bytes per record */
+    flow_addr_from_v4(rec->dst_addr, 0);
+    flow_addr_from_v4(rec->next_hop, 0);
     memcpy(rec->exporter, ex->addr, 16);
+    rec->sampling = h->sampling;
+    rec->flags = h->sampling > 1 ? FLOW_F_SAMPLED : 0;
+    rec->engine_type = h->engine_type;
+    rec->engine_id = h->engine_id;
+    rec->exporter_proto = FLOW_PROTO_NETFLOW5;
+}
+
+/* Fills the per-record members of rec from the 48-byte record r (offsets
+ * as in decode.h; the caller took r from a cursor that held all 48 bytes).
+ * rec holds v5_packet_members(): every member set here is set for every
+ * record. */
+static inline void v5_read_record(const v5_header *h, const uint8_t *r, flow_record *rec)
+{
+    memcpy(rec->src_addr + 12, r + 0, 4); /* network order, as flow_addr_from_v4 writes it */
+    memcpy(rec->dst_addr + 12, r + 4, 4);
+    memcpy(rec->next_hop + 12, r + 8, 4);
     rec->in_if = cf_be16(r + 12);
     rec->out_if = cf_be16(r + 14);
     rec->packets = (uint64_t)cf_be32(r + 16) * h->sampling;
@@ -110,11 +126,6 @@ static void v5_read_record(const decode_exporter *ex, const v5_header *h, const 
     bool icmp = rec->proto == 1;
     rec->icmp_type = icmp ? (uint8_t)(rec->dst_port >> 8) : 0;
     rec->icmp_code = icmp ? (uint8_t)rec->dst_port : 0;
-    rec->sampling = h->sampling;
-    rec->flags = h->sampling > 1 ? FLOW_F_SAMPLED : 0;
-    rec->engine_type = h->engine_type;
-    rec->engine_id = h->engine_id;
-    rec->exporter_proto = FLOW_PROTO_NETFLOW5;
 }
 
 /* The sequence slot of the header's engine (created when new). */
@@ -158,12 +169,12 @@ cf_err decode_netflow5(decode_exporter *ex, const uint8_t *buf, size_t len, uint
     decode_stat_set(&ex->stats.sampling, h.sampling);
     cf_cursor c = cf_cursor_make(buf + DECODE_V5_HEADER_LEN, len - DECODE_V5_HEADER_LEN);
     flow_record rec;
-    memset(&rec, 0, sizeof(rec));
+    v5_packet_members(ex, &h, &rec);
     for (unsigned i = 0; i < h.count; i++) {
         cf_cursor r;
         if (!cf_sub(&c, DECODE_V5_RECORD_LEN, &r))
             break; /* not reached: v5_parse_header checked the length */
-        v5_read_record(ex, &h, r.p, &rec);
+        v5_read_record(&h, r.p, &rec);
         if (emit)
             emit(ctx, &rec);
     }

@@ -21,6 +21,18 @@
 
 uint64_t store_hash(const void *p, size_t len) { return XXH3_64bits(p, len); }
 
+/* The encoder's hot loops are built twice, for AVX2 and for the baseline,
+ * and the loader picks one for the CPU (GCC function multiversioning):
+ * min/max, zero counts and plane extraction then run 32 bytes at a time.
+ * The sanitizer build keeps the baseline only, so that the test suite runs
+ * each version in one of the two builds (the Release build on an AVX2
+ * machine runs the AVX2 one). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define ENC_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define ENC_CLONES
+#endif
+
 void store_col_entry_put(uint8_t *p, const store_col_entry *e)
 {
     store_put_le16(p, e->field_id);
@@ -111,7 +123,7 @@ static inline __attribute__((always_inline)) void store_w(uint8_t *vals, unsigne
 
 /* Minimum and maximum over native-typed arrays (one function per type, so
  * that the compiler vectorises each). */
-static void minmax8(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
+static inline __attribute__((always_inline)) void minmax8(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
 {
     uint8_t lo = (uint8_t)~(uint8_t)0, hi = 0;
     for (size_t i = 0; i < n; i++) {
@@ -124,7 +136,7 @@ static void minmax8(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
     *mx = hi;
 }
 
-static void minmax16(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
+static inline __attribute__((always_inline)) void minmax16(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
 {
     uint16_t lo = (uint16_t)~(uint16_t)0, hi = 0;
     for (size_t i = 0; i < n; i++) {
@@ -137,7 +149,7 @@ static void minmax16(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
     *mx = hi;
 }
 
-static void minmax32(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
+static inline __attribute__((always_inline)) void minmax32(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
 {
     uint32_t lo = (uint32_t)~(uint32_t)0, hi = 0;
     for (size_t i = 0; i < n; i++) {
@@ -150,7 +162,7 @@ static void minmax32(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
     *mx = hi;
 }
 
-static void minmax64(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
+static inline __attribute__((always_inline)) void minmax64(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
 {
     uint64_t lo = (uint64_t)~(uint64_t)0, hi = 0;
     for (size_t i = 0; i < n; i++) {
@@ -163,7 +175,7 @@ static void minmax64(const uint8_t *vals, size_t n, uint64_t *mn, uint64_t *mx)
     *mx = hi;
 }
 
-static void col_minmax(const uint8_t *vals, unsigned w, size_t n, uint64_t *mn, uint64_t *mx)
+ENC_CLONES static void col_minmax(const uint8_t *vals, unsigned w, size_t n, uint64_t *mn, uint64_t *mx)
 {
     switch (w) {
     case 1: minmax8(vals, n, mn, mx); break;
@@ -231,7 +243,7 @@ static inline __attribute__((always_inline)) size_t count_eq_w(const uint8_t *va
     return eq;
 }
 
-static size_t col_count_eq(const uint8_t *vals, unsigned w, size_t n, uint64_t v)
+ENC_CLONES static size_t col_count_eq(const uint8_t *vals, unsigned w, size_t n, uint64_t v)
 {
     switch (w) {
     case 1: return count_eq_w(vals, 1, n, v);
@@ -242,7 +254,7 @@ static size_t col_count_eq(const uint8_t *vals, unsigned w, size_t n, uint64_t v
 }
 
 /* OR of zigzag deltas (their byte count is the bytes DELTA needs). */
-static uint64_t delta_or(const uint64_t *v, size_t n, uint64_t min)
+ENC_CLONES static uint64_t delta_or(const uint64_t *v, size_t n, uint64_t min)
 {
     uint64_t prev = min, acc = 0;
     for (size_t i = 0; i < n; i++) {
@@ -252,7 +264,7 @@ static uint64_t delta_or(const uint64_t *v, size_t n, uint64_t min)
     return acc;
 }
 
-static void ref_range(const uint64_t *v, const uint64_t *ref, size_t n, uint64_t *mn, uint64_t *mx)
+ENC_CLONES static void ref_range(const uint64_t *v, const uint64_t *ref, size_t n, uint64_t *mn, uint64_t *mx)
 {
     uint64_t lo = UINT64_MAX, hi = 0;
     for (size_t i = 0; i < n; i++) {
@@ -560,7 +572,7 @@ static void dict_get(const store_col_entry *e, const uint8_t *raw, size_t n, uin
 }
 
 /* Byte positions of 16-byte values that differ from the first value. */
-static uint16_t addr_mask(const uint8_t *vals, size_t n)
+ENC_CLONES static uint16_t addr_mask(const uint8_t *vals, size_t n)
 {
     uint64_t a0, b0, da = 0, db = 0;
     memcpy(&a0, vals, 8);
@@ -757,6 +769,28 @@ static inline __attribute__((always_inline)) bool dict_small_w(small_dict *dict,
     return true;
 }
 
+/* The codes of n values, k bits each, 8 / k per byte from the low bits up;
+ * each byte is built in a register. */
+static inline __attribute__((always_inline)) void pack_codes_k(const uint8_t *src, unsigned w, uint64_t min,
+                                                              size_t n, unsigned k, const uint8_t code[256],
+                                                              uint8_t *codes)
+{
+    const unsigned per = 8 / k;
+    size_t full = n / per, i = 0;
+    for (size_t b = 0; b < full; b++, i += per) {
+        unsigned acc = 0;
+        for (unsigned j = 0; j < per; j++)
+            acc |= (unsigned)code[(uint8_t)(load_w(src, w, i + j) - min)] << (j * k);
+        codes[b] = (uint8_t)acc;
+    }
+    if (i < n) {
+        unsigned acc = 0;
+        for (unsigned j = 0; i < n; j++, i++)
+            acc |= (unsigned)code[(uint8_t)(load_w(src, w, i) - min)] << (j * k);
+        codes[full] = (uint8_t)acc;
+    }
+}
+
 /* Writes a small-range dictionary column (see dict_small_w): the values
  * (cw bytes each, the field's width), then the packed codes. */
 static inline __attribute__((always_inline)) void dict_put_small_w(const small_dict *dict, const uint8_t *src,
@@ -770,14 +804,10 @@ static inline __attribute__((always_inline)) void dict_put_small_w(const small_d
         memcpy(out + c * cw, v, cw);
     }
     uint8_t *codes = out + (size_t)dict->n * cw;
-    /* each code byte is built in a register: 8 / k codes per byte */
-    unsigned per = 8 / k;
-    size_t nbytes = (n * k + 7) / 8, i = 0;
-    for (size_t b = 0; b < nbytes; b++) {
-        unsigned acc = 0;
-        for (unsigned j = 0; j < per && i < n; j++, i++)
-            acc |= (unsigned)code[(uint8_t)(load_w(src, w, i) - min)] << (j * k);
-        codes[b] = (uint8_t)acc;
+    switch (k) { /* k a constant: the shifts are immediates, the byte loop unrolls */
+    case 1: pack_codes_k(src, w, min, n, 1, code, codes); break;
+    case 2: pack_codes_k(src, w, min, n, 2, code, codes); break;
+    default: pack_codes_k(src, w, min, n, 4, code, codes); break;
     }
 }
 
@@ -808,7 +838,7 @@ static inline __attribute__((always_inline)) size_t layout_w(const int_job *j, u
 }
 
 /* Writes the chosen layout of j into out; returns its length. */
-static size_t put_layout(const int_job *j, int_layout how, uint8_t *out)
+ENC_CLONES static size_t put_layout(const int_job *j, int_layout how, uint8_t *out)
 {
     switch (j->w) {
     case 1: return layout_w(j, 1, how, out);
@@ -818,7 +848,7 @@ static size_t put_layout(const int_job *j, int_layout how, uint8_t *out)
     }
 }
 
-static bool dict_small(small_dict *dict, const int_job *j, uint8_t code[256])
+ENC_CLONES static bool dict_small(small_dict *dict, const int_job *j, uint8_t code[256])
 {
     switch (j->w) {
     case 1: return dict_small_w(dict, j->src, 1, j->min, j->n, code);

@@ -102,6 +102,11 @@ void store_colbatch_add(store_colbatch *b, const flow_record *recs, size_t m)
             if (!column_varies(b, f, diff, row))
                 continue;
             uint8_t *dst = b->cols[f->id] + row * f->width;
+            /* the next chunk's destination, for writing: its lines are
+             * usually in the writer thread's cache (it read the batch last) */
+            if (row + c + SPLIT_CHUNK <= b->cap)
+                for (size_t o = 0; o < (size_t)SPLIT_CHUNK * f->width; o += 64)
+                    __builtin_prefetch(dst + (size_t)c * f->width + o, 1, 3);
             switch (f->width) {
             case 1: split_w(dst, src, c, f->offset, 1); break;
             case 2: split_w(dst, src, c, f->offset, 2); break;

@@ -62,6 +62,7 @@ struct store_writer {
     uint8_t *spare[FLOW_FIELD_MAX_ID + 1]; /* columns of a closed segment, for the next one */
     uint32_t spare_cap;
     store_colbatch rows;        /* store_writer_append()'s rows as columns (allocated on first use) */
+    uint8_t lz4_skip[FLOW_FIELD_MAX_ID + 1]; /* blocks left in which the column is stored without LZ4 */
     cf_ratelimit rl;
 };
 
@@ -141,6 +142,32 @@ static size_t block_bound(size_t n)
     return len;
 }
 
+/* A column that LZ4 could not shrink at all (random low bytes of counters,
+ * ports, interfaces) is stored uncompressed for the next WRITER_LZ4_SKIP
+ * blocks, then tried again: LZ4 spends most of its time on such input for
+ * nothing.  Only columns of at least WRITER_LZ4_MIN_RAW transformed bytes are
+ * judged.  The format is unchanged (each column names its codec). */
+#define WRITER_LZ4_SKIP 15
+#define WRITER_LZ4_MIN_RAW 4096
+
+/* The codec for column f of the next block (w->opt.codec, or none while
+ * LZ4 is skipped for it). */
+static store_codec column_codec(store_writer *w, const flow_field *f)
+{
+    if (w->opt.codec != STORE_CODEC_LZ4 || !w->lz4_skip[f->id])
+        return w->opt.codec;
+    w->lz4_skip[f->id]--;
+    return STORE_CODEC_NONE;
+}
+
+/* Learns from column e, encoded with codec c, whether LZ4 pays for it. */
+static void column_judge(store_writer *w, const store_col_entry *e, store_codec c)
+{
+    if (c != STORE_CODEC_LZ4 || e->raw_len < WRITER_LZ4_MIN_RAW)
+        return;
+    w->lz4_skip[e->field_id] = e->codec == STORE_CODEC_NONE ? WRITER_LZ4_SKIP : 0; /* LZ4 output not smaller */
+}
+
 /* Encodes the buffered records of s into w->blk; *len_out is the block size. */
 static cf_err assemble_block(store_writer *w, open_seg *s, size_t *len_out, uint64_t *min_last,
                              uint64_t *max_last)
@@ -160,10 +187,13 @@ static cf_err assemble_block(store_writer *w, open_seg *s, size_t *len_out, uint
         const flow_field *f = &flow_fields[i];
         store_col_entry e;
         cf_err err = CF_OK;
-        if (s->varies[f->id])
-            err = store_col_encode(&w->cx, f, s->cols[f->id], n, last, w->opt.codec, w->opt.zstd_level,
-                                   w->blk + pos, w->blk_cap - pos, &e);
-        else
+        if (s->varies[f->id]) {
+            store_codec c = column_codec(w, f);
+            err = store_col_encode(&w->cx, f, s->cols[f->id], n, last, c, w->opt.zstd_level, w->blk + pos,
+                                   w->blk_cap - pos, &e);
+            if (!err)
+                column_judge(w, &e, c);
+        } else
             store_col_encode_const(f, (const uint8_t *)&s->ref + f->offset, &e);
         if (err)
             return err;
