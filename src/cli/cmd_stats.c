@@ -96,6 +96,8 @@ static void print_pretty(const collect_snapshot *s)
         {"segments closed", t->store_segments_closed},
         {"templates loaded", t->templates_loaded},
         {"template file errors", t->templates_load_errors + t->templates_save_errors},
+        {"names loaded", t->names_loaded},
+        {"names file errors", t->names_load_errors + t->names_save_errors},
         {"counters stored", t->counters_stored},
         {"counters dropped", t->counters_queue_drops + t->counters_lost},
         {"refused (allow-list)", t->refused},

@@ -223,6 +223,10 @@ static void snapshot_extras(collect_pipeline *p, collect_totals *t)
         t->templates_load_errors = tc.load_errors;
         t->templates_saved = tc.saved;
         t->templates_save_errors = tc.save_errors;
+        t->names_loaded = tc.names_loaded;
+        t->names_load_errors = tc.names_load_errors;
+        t->names_saved = tc.names_saved;
+        t->names_save_errors = tc.names_save_errors;
     }
     if (p->ctr) {
         collect_ctr_counts cc;

@@ -105,6 +105,10 @@ typedef struct collect_totals {
     uint64_t templates_load_errors; /* template files unreadable or corrupt (ignored) */
     uint64_t templates_saved;       /* template files written */
     uint64_t templates_save_errors; /* template files that could not be written */
+    uint64_t names_loaded;          /* exporters whose saved names were loaded */
+    uint64_t names_load_errors;     /* names files unreadable or corrupt (ignored) */
+    uint64_t names_saved;           /* names files written */
+    uint64_t names_save_errors;     /* names files that could not be written */
     uint64_t counters_received;     /* sFlow interface counter samples decoded */
     uint64_t counters_stored;       /* ... written to the counter store */
     uint64_t counters_queue_drops;  /* ... dropped: counter queue full */

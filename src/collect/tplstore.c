@@ -55,6 +55,7 @@ struct collect_tplstore {
     tpl_save *saves;
     size_t n_saves, cap_saves;
     _Atomic uint64_t loaded, load_errors, saved, save_errors;
+    _Atomic uint64_t names_loaded, names_load_errors, names_saved, names_save_errors;
     cf_ratelimit rl;
 };
 
@@ -215,7 +216,7 @@ static void preload_names_one(collect_tplstore *ts, const char *name, const deco
         }
     }
     if (err) {
-        bump(&ts->load_errors);
+        bump(&ts->names_load_errors);
         CF_WARN("names file %s: %s; ignored (the exporter's next options data replace it)", path, why);
         flow_names_free(&f->names);
         return;
@@ -320,10 +321,10 @@ void collect_tplstore_first_seen(collect_tplstore *ts, decode_exporter *dx, coll
             continue;
         cf_err err = decode_names_restore(dx, &f->names);
         if (err == CF_ERR_NOMEM) {
-            bump(&ts->load_errors);
+            bump(&ts->names_load_errors);
             CF_WARN("names file %s/%s: out of memory; ignored", ts->names_dir, name);
         } else {
-            bump(&ts->loaded);
+            bump(&ts->names_loaded);
             CF_INFO("loaded %zu saved names from %s/%s%s", f->names.n, ts->names_dir, name,
                     err == CF_ERR_FULL ? " (some beyond max-names refused)" : "");
         }
@@ -360,7 +361,7 @@ static void queue_save(collect_tplstore *ts, const char *dir, const char *name, 
         if (!ns) {
             pthread_mutex_unlock(&ts->mu);
             free(buf);
-            bump(&ts->save_errors);
+            bump(dir == ts->names_dir ? &ts->names_save_errors : &ts->save_errors);
             return;
         }
         ts->saves = ns;
@@ -389,7 +390,7 @@ static void check_names(collect_tplstore *ts, decode_exporter *dx, collect_tpl_m
     char *buf = NULL;
     size_t len = 0;
     if (flow_names_save(t, dx->addr, dx->port, &buf, &len) != CF_OK) {
-        bump(&ts->save_errors);
+        bump(&ts->names_save_errors);
         cf_log_limited(&ts->rl, CF_LOG_WARN, "cannot serialise the names of an exporter (out of memory)");
         return;
     }
@@ -458,10 +459,11 @@ void collect_tplstore_write_pending(collect_tplstore *ts)
         }
         tpl_save s = ts->saves[--ts->n_saves];
         pthread_mutex_unlock(&ts->mu);
+        bool names = s.dir == ts->names_dir;
         if (write_atomic(s.dir, s.name, s.buf, s.len) == 0) {
-            bump(&ts->saved);
+            bump(names ? &ts->names_saved : &ts->saved);
         } else {
-            bump(&ts->save_errors);
+            bump(names ? &ts->names_save_errors : &ts->save_errors);
             cf_log_limited(&ts->rl, CF_LOG_WARN, "cannot write %s file %s/%s: %s",
                            s.dir == ts->dir ? "template" : "names", s.dir, s.name, strerror(errno));
         }
@@ -475,6 +477,10 @@ void collect_tplstore_counts(collect_tplstore *ts, collect_tpl_counts *out)
     out->load_errors = atomic_load_explicit(&ts->load_errors, memory_order_relaxed);
     out->saved = atomic_load_explicit(&ts->saved, memory_order_relaxed);
     out->save_errors = atomic_load_explicit(&ts->save_errors, memory_order_relaxed);
+    out->names_loaded = atomic_load_explicit(&ts->names_loaded, memory_order_relaxed);
+    out->names_load_errors = atomic_load_explicit(&ts->names_load_errors, memory_order_relaxed);
+    out->names_saved = atomic_load_explicit(&ts->names_saved, memory_order_relaxed);
+    out->names_save_errors = atomic_load_explicit(&ts->names_save_errors, memory_order_relaxed);
 }
 
 void collect_tplstore_close(collect_tplstore *ts)

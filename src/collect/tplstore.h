@@ -91,12 +91,13 @@ void collect_tplstore_check(collect_tplstore *ts, decode_exporter *dx, collect_t
 /* Writes the queued files.  One thread besides the producer. */
 void collect_tplstore_write_pending(collect_tplstore *ts);
 
-/* Counters (any thread); template and names files together. */
+/* Counters (any thread): template files, and names files apart. */
 typedef struct collect_tpl_counts {
-    uint64_t loaded;      /* saved templates or names loaded into an exporter */
-    uint64_t load_errors; /* files unreadable, too large, truncated or corrupt */
-    uint64_t saved;       /* files written */
-    uint64_t save_errors; /* files that could not be written or serialised */
+    uint64_t loaded;      /* saved templates loaded into an exporter */
+    uint64_t load_errors; /* template files unreadable, too large, truncated or corrupt */
+    uint64_t saved;       /* template files written */
+    uint64_t save_errors; /* template files that could not be written or serialised */
+    uint64_t names_loaded, names_load_errors, names_saved, names_save_errors; /* the same for names files */
 } collect_tpl_counts;
 void collect_tplstore_counts(collect_tplstore *ts, collect_tpl_counts *out);
 
