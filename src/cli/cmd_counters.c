@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "core/array.h"
 #include "core/timeutil.h"
 #include "flow/flow.h"
 #include "store/counters.h"
@@ -128,14 +129,8 @@ static bool wanted(const ctr_args *a, const counters_record *r)
 
 static int add_record(ctr_set *s, const counters_record *r)
 {
-    if (s->n == s->cap) {
-        size_t nc = s->cap ? s->cap * 2 : 256;
-        counters_record *nv = realloc(s->v, nc * sizeof(*nv));
-        if (!nv)
-            return -1;
-        s->v = nv;
-        s->cap = nc;
-    }
+    if (cf_array_grow(&s->v, &s->cap, s->n + 1, sizeof(*s->v), 256) != CF_OK)
+        return -1;
     s->v[s->n++] = *r;
     return 0;
 }

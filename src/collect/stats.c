@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "core/array.h"
 #include "core/log.h"
 #include "flow/flow.h"
 
@@ -266,14 +267,8 @@ static collect_exporter_stats *exporter_entry(collect_snapshot *s, const char *s
     for (size_t i = s->n_exporters; i > 0; i--)
         if (s->exporters[i - 1].port == port && memcmp(s->exporters[i - 1].addr, addr, 16) == 0)
             return &s->exporters[i - 1];
-    if (s->n_exporters == *cap) {
-        size_t nc = *cap ? *cap * 2 : 16;
-        collect_exporter_stats *ne = realloc(s->exporters, nc * sizeof(*ne));
-        if (!ne)
-            return NULL;
-        s->exporters = ne;
-        *cap = nc;
-    }
+    if (cf_array_grow(&s->exporters, cap, s->n_exporters + 1, sizeof(*s->exporters), 16) != CF_OK)
+        return NULL;
     collect_exporter_stats *e = &s->exporters[s->n_exporters++];
     memset(e, 0, sizeof(*e));
     memcpy(e->addr, addr, 16);

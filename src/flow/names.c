@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "flow/flow.h"
 
 void flow_names_init(flow_names *t, size_t max)
@@ -105,14 +106,8 @@ cf_err flow_names_set(flow_names *t, flow_name_kind kind, uint32_t key, const ch
         size_t max = t->max ? t->max : FLOW_NAMES_DEFAULT_MAX;
         if (t->n >= max)
             return CF_ERR_FULL;
-        if (t->n == t->cap) {
-            size_t nc = t->cap ? t->cap * 2 : 16;
-            flow_name *ne = realloc(t->e, nc * sizeof(*ne));
-            if (!ne)
-                return CF_ERR_NOMEM;
-            t->e = ne;
-            t->cap = nc;
-        }
+        if (cf_array_grow(&t->e, &t->cap, t->n + 1, sizeof(*t->e), 16) != CF_OK)
+            return CF_ERR_NOMEM;
         char *n = strdup(name ? name : ""), *d = strdup(desc ? desc : "");
         if (!n || !d) {
             free(n);

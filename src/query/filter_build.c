@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/array.h"
 #include "query/filter_int.h"
 #include "store/store.h"
 
@@ -24,24 +25,10 @@ uint64_t filter_width_max(unsigned width)
     return width >= 8 ? UINT64_MAX : (UINT64_C(1) << (8 * width)) - 1;
 }
 
-static cf_err grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return CF_OK;
-    size_t n = *cap ? *cap * 2 : 16;
-    while (n < need)
-        n *= 2;
-    void *p = realloc(*arr, n * elem);
-    if (!p)
-        return CF_ERR_NOMEM;
-    *arr = p;
-    *cap = n;
-    return CF_OK;
-}
 
 static cf_err add_node(fprog *p, const fnode *nd, uint32_t *out)
 {
-    cf_err e = grow((void **)&p->nodes, &p->cap_nodes, p->n_nodes + 1, sizeof(fnode));
+    cf_err e = cf_array_grow(&p->nodes, &p->cap_nodes, p->n_nodes + 1, sizeof(fnode), 16);
     if (e)
         return e;
     p->nodes[p->n_nodes] = *nd;
@@ -311,7 +298,7 @@ cf_err filter_node_bool(fprog *p, fnode_kind kind, const uint32_t *kids, size_t 
         *out = flat[0];
         e = CF_OK;
     } else {
-        e = grow((void **)&p->kids, &p->cap_kids, p->n_kids + m, sizeof(uint32_t));
+        e = cf_array_grow(&p->kids, &p->cap_kids, p->n_kids + m, sizeof(uint32_t), 16);
         if (!e) {
             fnode nd = leaf(kind, 0);
             nd.kid_off = (uint32_t)p->n_kids;
@@ -334,7 +321,7 @@ cf_err filter_node_not(fprog *p, uint32_t kid, uint32_t *out)
         *out = p->kids[k->kid_off];
         return CF_OK;
     }
-    cf_err e = grow((void **)&p->kids, &p->cap_kids, p->n_kids + 1, sizeof(uint32_t));
+    cf_err e = cf_array_grow(&p->kids, &p->cap_kids, p->n_kids + 1, sizeof(uint32_t), 16);
     if (e)
         return e;
     fnode nd = leaf(FN_NOT, 0);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "core/array.h"
 #include "query/filter_int.h"
 
 enum { DIR_ANY = 0, DIR_SRC = 1, DIR_DST = 2 };
@@ -41,14 +42,8 @@ typedef struct vec {
 
 static cf_err vec_push(vec *v, const void *elem, size_t size)
 {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 8;
-        void *q = realloc(v->p, cap * size);
-        if (!q)
-            return CF_ERR_NOMEM;
-        v->p = q;
-        v->cap = cap;
-    }
+    if (cf_array_grow(&v->p, &v->cap, v->n + 1, size, 8) != CF_OK)
+        return CF_ERR_NOMEM;
     memcpy((uint8_t *)v->p + v->n * size, elem, size);
     v->n++;
     return CF_OK;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/array.h"
 #include "flow/flow.h"
 
 #define NAMES_DIR ".names"
@@ -66,14 +67,8 @@ static flow_names *table_of(query_names *qn, const uint8_t addr[16])
         else
             hi = mid;
     }
-    if (qn->n == qn->cap) {
-        size_t nc = qn->cap ? qn->cap * 2 : 8;
-        exporter_names *ne = realloc(qn->ex, nc * sizeof(*ne));
-        if (!ne)
-            return NULL;
-        qn->ex = ne;
-        qn->cap = nc;
-    }
+    if (cf_array_grow(&qn->ex, &qn->cap, qn->n + 1, sizeof(*qn->ex), 8) != CF_OK)
+        return NULL;
     memmove(&qn->ex[lo + 1], &qn->ex[lo], (qn->n - lo) * sizeof(*qn->ex));
     memcpy(qn->ex[lo].addr, addr, 16);
     flow_names_init(&qn->ex[lo].t, FLOW_NAMES_MAX_FILE);
@@ -144,15 +139,9 @@ static cf_err read_dir(query_names *qn, const char *dir, FILE *errout)
         if (de->d_name[0] == '.' || l <= strlen(NAMES_SUFFIX) ||
             strcmp(de->d_name + l - strlen(NAMES_SUFFIX), NAMES_SUFFIX) != 0)
             continue;
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 16;
-            char **nn = realloc(names, nc * sizeof(*nn));
-            if (!nn) {
-                err = CF_ERR_NOMEM;
-                break;
-            }
-            names = nn;
-            cap = nc;
+        if (cf_array_grow(&names, &cap, n + 1, sizeof(*names), 16) != CF_OK) {
+            err = CF_ERR_NOMEM;
+            break;
         }
         if (!(names[n] = strdup(de->d_name)))
             err = CF_ERR_NOMEM;

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/array.h"
 #include "core/bytes.h"
 #include "core/log.h"
 
@@ -357,14 +358,8 @@ static cf_err list_add(ctr_list *l, const char *path, uint32_t day)
     uint64_t start = (uint64_t)day * CTR_DAY_MS;
     if (start > l->to_ms || start + CTR_DAY_MS <= l->from_ms)
         return CF_OK;
-    if (l->n == l->cap) {
-        size_t nc = l->cap ? l->cap * 2 : 16;
-        ctr_entry *nv = realloc(l->v, nc * sizeof(*nv));
-        if (!nv)
-            return CF_ERR_NOMEM;
-        l->v = nv;
-        l->cap = nc;
-    }
+    if (cf_array_grow(&l->v, &l->cap, l->n + 1, sizeof(*l->v), 16) != CF_OK)
+        return CF_ERR_NOMEM;
     char *p = strdup(path);
     if (!p)
         return CF_ERR_NOMEM;

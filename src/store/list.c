@@ -4,6 +4,7 @@
  * (cf-YYYYMMDDhhmm[-N].seg); the exact window end is read from the file
  * header of the segments that pass the name filter.
  */
+#include "core/array.h"
 #include "store/segment_format.h"
 
 #include <dirent.h>
@@ -92,14 +93,8 @@ static cf_err add_file(seg_list *l, const char *path, const char *name, bool exp
     }
     if (end <= start || start > l->to_ms || end <= l->from_ms)
         return CF_OK;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        store_segment *v = realloc(l->v, cap * sizeof(*v));
-        if (!v)
-            return CF_ERR_NOMEM;
-        l->v = v;
-        l->cap = cap;
-    }
+    if (cf_array_grow(&l->v, &l->cap, l->n + 1, sizeof(*l->v), 64) != CF_OK)
+        return CF_ERR_NOMEM;
     char *p = strdup(path);
     if (!p)
         return CF_ERR_NOMEM;
