@@ -25,13 +25,13 @@
 #define PIPE_MAX_SOURCES 32      /* "default" and the names of the source rules */
 
 /* A batch of records of one source, handed from producer to writer by
- * pointer.  The producer splits the records into columns (store_colbatch)
+ * pointer.  The producer splits the records into columns (flow_batch)
  * while they are hot in its cache, so the writer only copies the columns
  * that vary into its segments. */
 typedef struct pipe_batch {
     uint32_t source; /* index into the writer's stores */
     uint64_t first_mono_ms; /* when the first record was added (CLOCK_MONOTONIC) */
-    store_colbatch cb;      /* the records; cb.n of them */
+    flow_batch cb;      /* the records; cb.n of them */
 } pipe_batch;
 
 /* The producer gathers decoded records in a chunk this long (~17 KB, stays
@@ -66,7 +66,6 @@ typedef struct pipe_counters {
 struct collect_pipeline {
     const char *source_names[PIPE_MAX_SOURCES]; /* [0] "default", then the rules' names */
     int n_sources;
-    uint64_t recv_ms;         /* receive time of the packet being decoded (producer) */
     _Atomic uint64_t retention_segments; /* removed by retention (writer thread) */
     _Atomic uint64_t retention_bytes;
     collect_pipeline_options opt;
@@ -430,7 +429,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&p->mu);
         if (b) {
             writer_store_batch(p, b);
-            store_colbatch_clear(&b->cb);
+            flow_batch_clear(&b->cb);
             pthread_mutex_lock(&p->mu);
             p->free_list[p->n_free++] = b;
             pthread_cond_signal(&p->not_full);
@@ -514,7 +513,7 @@ static void queue_cur(collect_pipeline *p)
         bump(&p->c.queue_drop_records, b->cb.n);
         cf_log_limited(&p->rl_drop, CF_LOG_WARN,
                        "writer queue full: dropped a batch of %u records (the store cannot keep up)", b->cb.n);
-        store_colbatch_clear(&b->cb);
+        flow_batch_clear(&b->cb);
         return;
     }
     p->ring[(p->head + p->n_queued) % p->opt.queue_size] = b;
@@ -522,7 +521,7 @@ static void queue_cur(collect_pipeline *p)
     p->cur = p->free_list[--p->n_free]; /* never empty: queue_size + 2 batches in all */
     pthread_cond_signal(&p->not_empty);
     pthread_mutex_unlock(&p->mu);
-    store_colbatch_clear(&p->cur->cb);
+    flow_batch_clear(&p->cur->cb);
     p->cur->source = b->source; /* a packet split over batches keeps its source */
 }
 
@@ -531,7 +530,7 @@ static void flush_rows(collect_pipeline *p)
 {
     uint32_t done = 0;
     while (done < p->n_rows) {
-        store_colbatch *cb = &p->cur->cb;
+        flow_batch *cb = &p->cur->cb;
         if (cb->n == cb->cap) {
             queue_cur(p);
             continue;
@@ -539,7 +538,7 @@ static void flush_rows(collect_pipeline *p)
         if (cb->n == 0)
             p->cur->first_mono_ms = p->rows_mono_ms;
         uint32_t room = cb->cap - cb->n, m = p->n_rows - done < room ? p->n_rows - done : room;
-        store_colbatch_add(cb, p->rows + done, m);
+        flow_batch_add(cb, p->rows + done, m);
         done += m;
     }
     p->n_rows = 0;
@@ -583,16 +582,28 @@ static inline __attribute__((always_inline)) void copy_record(flow_record *dst, 
         memcpy(d + 16 * N16, s + 16 * N16, TAIL);
 }
 
+/* decode_out.emit: a record of a general decoder, into the chunk of rows. */
 static void emit_record(void *ctx, const flow_record *rec)
 {
     collect_pipeline *p = ctx;
     if (p->n_rows == 0)
         p->rows_mono_ms = cf_time_mono_ms();
-    flow_record *r = &p->rows[p->n_rows++];
-    copy_record(r, rec);
-    r->received_ms = p->recv_ms;
+    copy_record(&p->rows[p->n_rows++], rec);
     if (p->n_rows == PIPE_CHUNK)
         flush_rows(p);
+}
+
+/* decode_out.room: the current batch, after the rows emitted so far, with
+ * room for at least one record (a full one is queued first). */
+static flow_batch *batch_room(void *ctx)
+{
+    collect_pipeline *p = ctx;
+    flush_rows(p);
+    if (p->cur->cb.n == p->cur->cb.cap)
+        queue_cur(p);
+    if (p->cur->cb.n == 0)
+        p->cur->first_mono_ms = cf_time_mono_ms();
+    return &p->cur->cb;
 }
 
 /* The source index of the exporter at addr: the first source rule that
@@ -721,8 +732,8 @@ void collect_pipeline_packet(collect_pipeline *p, const uint8_t addr[16], uint16
     uint64_t before = e->dx.stats.records;
     /* a bad packet is counted by reason in e->dx.stats and logged (rate
      * limited) by the decoder itself */
-    p->recv_ms = recv_ms;
-    (void)decode_packet(&e->dx, buf, len, recv_ms, emit_record, p);
+    const decode_out out = {emit_record, batch_room, p};
+    (void)decode_packet_out(&e->dx, buf, len, recv_ms, &out);
     bump(&p->c.records, e->dx.stats.records - before);
     if (p->tpl && collect_tplstore_dirty(&e->dx, &e->tplmark))
         collect_tplstore_check(p->tpl, &e->dx, &e->tplmark, cf_time_mono_ms(), 0);
@@ -753,7 +764,7 @@ void collect_pipeline_set_listener_counts(collect_pipeline *p, const collect_lis
 static void batch_free(pipe_batch *b)
 {
     if (b) {
-        store_colbatch_free(&b->cb);
+        flow_batch_free(&b->cb);
         free(b);
     }
 }
@@ -762,7 +773,7 @@ static void batch_free(pipe_batch *b)
 static pipe_batch *batch_new(uint32_t batch_records)
 {
     pipe_batch *b = calloc(1, sizeof(*b));
-    if (b && store_colbatch_init(&b->cb, batch_records) != CF_OK) {
+    if (b && flow_batch_init(&b->cb, batch_records) != CF_OK) {
         batch_free(b);
         b = NULL;
     }

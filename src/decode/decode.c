@@ -67,11 +67,11 @@ enum {
     VERSION_SFLOW5 = 5, /* as a 32-bit field */
 };
 
-cf_err decode_packet(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
-                     decode_emit_fn emit, void *ctx)
+cf_err decode_packet_out(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                         const decode_out *out)
 {
     if (len >= 4 && cf_be32(buf) == VERSION_SFLOW5)
-        return decode_sflow5(ex, buf, len, recv_ms, emit, ctx);
+        return decode_sflow5_out(ex, buf, len, recv_ms, out);
     if (len < 2) {
         decode_count_packet(ex, len, recv_ms);
         return decode_reject(ex, DECODE_BAD_SHORT, CF_ERR_TRUNCATED, "export",
@@ -79,14 +79,101 @@ cf_err decode_packet(decode_exporter *ex, const uint8_t *buf, size_t len, uint64
     }
     switch (cf_be16(buf)) {
     case VERSION_NETFLOW5:
-        return decode_netflow5(ex, buf, len, recv_ms, emit, ctx);
+        return decode_netflow5_out(ex, buf, len, recv_ms, out);
     case VERSION_NETFLOW9:
-        return decode_netflow9(ex, buf, len, recv_ms, emit, ctx);
+        return decode_netflow9_out(ex, buf, len, recv_ms, out);
     case VERSION_IPFIX:
-        return decode_ipfix(ex, buf, len, recv_ms, emit, ctx);
+        return decode_ipfix_out(ex, buf, len, recv_ms, out);
     default:
         decode_count_packet(ex, len, recv_ms);
         return decode_reject(ex, DECODE_BAD_VERSION, CF_ERR_VERSION, "export",
                              "unknown version");
     }
+}
+
+/* ---- rows for emit-only callers ------------------------------------------ */
+
+/* A small batch on the stack whose records go to the caller's emit, in
+ * order: emitted rows flush the batch first. */
+enum { ROWS_CAP = 32, ROWS_MEM = ROWS_CAP * sizeof(flow_record) + 16 * (FLOW_FIELD_MAX_ID + 1) };
+
+typedef struct rows_adapter {
+    flow_batch b;
+    decode_emit_fn emit;
+    void *ctx;
+} rows_adapter;
+
+static void rows_flush(rows_adapter *a)
+{
+    flow_record rec;
+    for (uint32_t i = 0; i < a->b.n; i++) {
+        flow_batch_get(&a->b, i, &rec);
+        a->emit(a->ctx, &rec);
+    }
+    flow_batch_clear(&a->b);
+}
+
+static flow_batch *rows_room(void *ctx)
+{
+    rows_adapter *a = ctx;
+    if (a->b.n == a->b.cap)
+        rows_flush(a);
+    return &a->b;
+}
+
+static void rows_emit(void *ctx, const flow_record *rec)
+{
+    rows_adapter *a = ctx;
+    rows_flush(a);
+    a->emit(a->ctx, rec);
+}
+
+typedef cf_err (*decode_out_fn)(decode_exporter *, const uint8_t *, size_t, uint64_t, const decode_out *);
+
+static cf_err with_rows(decode_out_fn fn, decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                        decode_emit_fn emit, void *ctx)
+{
+    if (!emit) {
+        const decode_out none = {NULL, NULL, NULL};
+        return fn(ex, buf, len, recv_ms, &none);
+    }
+    _Alignas(16) uint8_t mem[ROWS_MEM];
+    rows_adapter a = {.emit = emit, .ctx = ctx};
+    cf_err e = flow_batch_init_mem(&a.b, ROWS_CAP, mem, sizeof(mem));
+    if (e)
+        return e; /* not reached: ROWS_MEM covers the columns */
+    const decode_out out = {rows_emit, rows_room, &a};
+    e = fn(ex, buf, len, recv_ms, &out);
+    rows_flush(&a);
+    return e;
+}
+
+cf_err decode_packet(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                     decode_emit_fn emit, void *ctx)
+{
+    return with_rows(decode_packet_out, ex, buf, len, recv_ms, emit, ctx);
+}
+
+cf_err decode_netflow5(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                       decode_emit_fn emit, void *ctx)
+{
+    return with_rows(decode_netflow5_out, ex, buf, len, recv_ms, emit, ctx);
+}
+
+cf_err decode_netflow9(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                       decode_emit_fn emit, void *ctx)
+{
+    return with_rows(decode_netflow9_out, ex, buf, len, recv_ms, emit, ctx);
+}
+
+cf_err decode_ipfix(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                    decode_emit_fn emit, void *ctx)
+{
+    return with_rows(decode_ipfix_out, ex, buf, len, recv_ms, emit, ctx);
+}
+
+cf_err decode_sflow5(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                     decode_emit_fn emit, void *ctx)
+{
+    return with_rows(decode_sflow5_out, ex, buf, len, recv_ms, emit, ctx);
 }

@@ -26,6 +26,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "flow/batch.h"
 #include "flow/flow.h"
 #include "flow/names.h"
 
@@ -295,6 +296,34 @@ typedef void (*decode_emit_fn)(void *ctx, const flow_record *rec);
  */
 cf_err decode_packet(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
                      decode_emit_fn emit, void *ctx);
+
+/*
+ * Where decode_packet_out() puts records.  The general decoders hand each
+ * record as a row to emit; the fast ones (NetFlow v5, v9/IPFIX data sets of
+ * fixed-length templates) write runs of records straight into the columns
+ * of the batch that room returns (flow_batch_run()), so that a record costs
+ * only the bytes of the columns it varies in.  Records keep their order
+ * across both ways: the caller puts every row it was handed before the
+ * free rows of the batch room returns.
+ *
+ *   room(ctx)       a batch with at least one free row (the caller queues
+ *                   a full one and returns an empty one); never NULL;
+ *   emit(ctx, rec)  one record as a row.
+ *
+ * Both NULL: records are only counted.  Both or neither must be set.
+ * Records written into a batch carry received_ms = the packet's recv_ms.
+ */
+typedef struct decode_out {
+    decode_emit_fn emit;
+    flow_batch *(*room)(void *ctx);
+    void *ctx;
+} decode_out;
+
+/* decode_packet() with records delivered as *out says (same rules, same
+ * return values).  decode_packet() is this with a small batch of its own
+ * whose rows it hands to emit. */
+cf_err decode_packet_out(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                         const decode_out *out);
 
 /*
  * NetFlow v5 (Cisco), all numbers big-endian.  Header, 24 bytes:

@@ -37,4 +37,15 @@ static inline void decode_count_packet(decode_exporter *ex, size_t len, uint64_t
 cf_err decode_reject(decode_exporter *ex, decode_reason r, cf_err err, const char *proto,
                      const char *detail);
 
+/* The decoders of decode_packet_out(), one per protocol (decode.h: the
+ * public decode_netflow5() etc. are these behind a row adapter). */
+cf_err decode_netflow5_out(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                           const decode_out *out);
+cf_err decode_netflow9_out(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                           const decode_out *out);
+cf_err decode_ipfix_out(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                        const decode_out *out);
+cf_err decode_sflow5_out(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                         const decode_out *out);
+
 #endif

@@ -15,8 +15,8 @@
 
 #define IPFIX_HEADER_LEN 16
 
-cf_err decode_ipfix(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
-                    decode_emit_fn emit, void *ctx)
+cf_err decode_ipfix_out(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                        const decode_out *out)
 {
     decode_count_packet(ex, len, recv_ms);
     cf_cursor c = cf_cursor_make(buf, len);
@@ -48,7 +48,7 @@ cf_err decode_ipfix(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_
     };
     uint64_t n_data = 0;
     bool all_counted = true;
-    cf_err err = tpl_process_message(ex, &m, emit, ctx, &n_data, &all_counted);
+    cf_err err = tpl_process_message(ex, &m, out, &n_data, &all_counted);
     if (err)
         return err;
     tpl_account_sequence(ex, TPL_PROTO_IPFIX, domain, seq, (uint32_t)n_data, all_counted);

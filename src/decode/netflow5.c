@@ -99,33 +99,108 @@ static void v5_packet_members(const decode_exporter *ex, const v5_header *h, flo
     rec->exporter_proto = FLOW_PROTO_NETFLOW5;
 }
 
-/* Fills the per-record members of rec from the 48-byte record r (offsets
- * as in decode.h; the caller took r from a cursor that held all 48 bytes).
- * rec holds v5_packet_members(): every member set here is set for every
- * record. */
-static inline void v5_read_record(const v5_header *h, const uint8_t *r, flow_record *rec)
+/* The columns a v5 record has values for (ICMP type and code besides,
+ * when a record is ICMP). */
+#define V5_VARY                                                                                               \
+    (FLOW_BATCH_BIT(FLOW_FIELD_SRC_ADDR) | FLOW_BATCH_BIT(FLOW_FIELD_DST_ADDR) |                              \
+     FLOW_BATCH_BIT(FLOW_FIELD_NEXT_HOP) | FLOW_BATCH_BIT(FLOW_FIELD_IN_IF) | FLOW_BATCH_BIT(FLOW_FIELD_OUT_IF) | \
+     FLOW_BATCH_BIT(FLOW_FIELD_PACKETS) | FLOW_BATCH_BIT(FLOW_FIELD_BYTES) | FLOW_BATCH_BIT(FLOW_FIELD_FIRST) |  \
+     FLOW_BATCH_BIT(FLOW_FIELD_LAST) | FLOW_BATCH_BIT(FLOW_FIELD_SRC_PORT) | FLOW_BATCH_BIT(FLOW_FIELD_DST_PORT) | \
+     FLOW_BATCH_BIT(FLOW_FIELD_TCP_FLAGS) | FLOW_BATCH_BIT(FLOW_FIELD_PROTO) | FLOW_BATCH_BIT(FLOW_FIELD_TOS) |   \
+     FLOW_BATCH_BIT(FLOW_FIELD_SRC_AS) | FLOW_BATCH_BIT(FLOW_FIELD_DST_AS) |                                   \
+     FLOW_BATCH_BIT(FLOW_FIELD_SRC_MASK) | FLOW_BATCH_BIT(FLOW_FIELD_DST_MASK))
+
+static inline uint8_t *col_at(flow_batch *b, flow_field_id id, uint32_t row, unsigned w)
 {
-    memcpy(rec->src_addr + 12, r + 0, 4); /* network order, as flow_addr_from_v4 writes it */
-    memcpy(rec->dst_addr + 12, r + 4, 4);
-    memcpy(rec->next_hop + 12, r + 8, 4);
-    rec->in_if = cf_be16(r + 12);
-    rec->out_if = cf_be16(r + 14);
-    rec->packets = (uint64_t)cf_be32(r + 16) * h->sampling;
-    rec->bytes = (uint64_t)cf_be32(r + 20) * h->sampling;
-    rec->first_ms = v5_abs_ms(h, cf_be32(r + 24));
-    rec->last_ms = v5_abs_ms(h, cf_be32(r + 28));
-    rec->src_port = cf_be16(r + 32);
-    rec->dst_port = cf_be16(r + 34);
-    rec->tcp_flags = r[37];
-    rec->proto = r[38];
-    rec->tos = r[39];
-    rec->src_as = cf_be16(r + 40);
-    rec->dst_as = cf_be16(r + 42);
-    rec->src_mask = r[44];
-    rec->dst_mask = r[45];
-    bool icmp = rec->proto == 1;
-    rec->icmp_type = icmp ? (uint8_t)(rec->dst_port >> 8) : 0;
-    rec->icmp_code = icmp ? (uint8_t)rec->dst_port : 0;
+    return b->cols[id] + (size_t)row * w;
+}
+
+/* An IPv4 address of each record (offset off) as mapped addresses. */
+static void v5_addr_col(uint8_t *d, const uint8_t *r, size_t m, size_t off)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    for (size_t i = 0; i < m; i++) {
+        memcpy(d + 16 * i, mapped, 12);
+        memcpy(d + 16 * i + 12, r + DECODE_V5_RECORD_LEN * i + off, 4); /* network order, as flow_addr_from_v4 */
+    }
+}
+
+static void v5_u8_col(uint8_t *d, const uint8_t *r, size_t m, size_t off)
+{
+    for (size_t i = 0; i < m; i++)
+        d[i] = r[DECODE_V5_RECORD_LEN * i + off];
+}
+
+static void v5_u16_col(uint8_t *d, const uint8_t *r, size_t m, size_t off)
+{
+    for (size_t i = 0; i < m; i++) {
+        uint16_t v = cf_be16(r + DECODE_V5_RECORD_LEN * i + off);
+        memcpy(d + 2 * i, &v, 2);
+    }
+}
+
+/* A 16-bit value widened to a 32-bit column (interfaces, AS numbers). */
+static void v5_u16_u32_col(uint8_t *d, const uint8_t *r, size_t m, size_t off)
+{
+    for (size_t i = 0; i < m; i++) {
+        uint32_t v = cf_be16(r + DECODE_V5_RECORD_LEN * i + off);
+        memcpy(d + 4 * i, &v, 4);
+    }
+}
+
+/* A counter times the sampling interval. */
+static void v5_count_col(uint8_t *d, const uint8_t *r, size_t m, size_t off, uint32_t sampling)
+{
+    for (size_t i = 0; i < m; i++) {
+        uint64_t v = (uint64_t)cf_be32(r + DECODE_V5_RECORD_LEN * i + off) * sampling;
+        memcpy(d + 8 * i, &v, 8);
+    }
+}
+
+static void v5_time_col(uint8_t *d, const uint8_t *r, size_t m, size_t off, const v5_header *h)
+{
+    for (size_t i = 0; i < m; i++) {
+        uint64_t v = v5_abs_ms(h, cf_be32(r + DECODE_V5_RECORD_LEN * i + off));
+        memcpy(d + 8 * i, &v, 8);
+    }
+}
+
+/* Writes the m 48-byte records at r (offsets as in decode.h) into rows
+ * row .. row + m of b, whose run flow_batch_run() prepared with V5_VARY. */
+static void v5_write_records(const v5_header *h, const uint8_t *r, size_t m, flow_batch *b, uint32_t row)
+{
+    v5_addr_col(col_at(b, FLOW_FIELD_SRC_ADDR, row, 16), r, m, 0);
+    v5_addr_col(col_at(b, FLOW_FIELD_DST_ADDR, row, 16), r, m, 4);
+    v5_addr_col(col_at(b, FLOW_FIELD_NEXT_HOP, row, 16), r, m, 8);
+    v5_u16_u32_col(col_at(b, FLOW_FIELD_IN_IF, row, 4), r, m, 12);
+    v5_u16_u32_col(col_at(b, FLOW_FIELD_OUT_IF, row, 4), r, m, 14);
+    v5_count_col(col_at(b, FLOW_FIELD_PACKETS, row, 8), r, m, 16, h->sampling);
+    v5_count_col(col_at(b, FLOW_FIELD_BYTES, row, 8), r, m, 20, h->sampling);
+    v5_time_col(col_at(b, FLOW_FIELD_FIRST, row, 8), r, m, 24, h);
+    v5_time_col(col_at(b, FLOW_FIELD_LAST, row, 8), r, m, 28, h);
+    v5_u16_col(col_at(b, FLOW_FIELD_SRC_PORT, row, 2), r, m, 32);
+    v5_u16_col(col_at(b, FLOW_FIELD_DST_PORT, row, 2), r, m, 34);
+    v5_u8_col(col_at(b, FLOW_FIELD_TCP_FLAGS, row, 1), r, m, 37);
+    v5_u8_col(col_at(b, FLOW_FIELD_PROTO, row, 1), r, m, 38);
+    v5_u8_col(col_at(b, FLOW_FIELD_TOS, row, 1), r, m, 39);
+    v5_u16_u32_col(col_at(b, FLOW_FIELD_SRC_AS, row, 4), r, m, 40);
+    v5_u16_u32_col(col_at(b, FLOW_FIELD_DST_AS, row, 4), r, m, 42);
+    v5_u8_col(col_at(b, FLOW_FIELD_SRC_MASK, row, 1), r, m, 44);
+    v5_u8_col(col_at(b, FLOW_FIELD_DST_MASK, row, 1), r, m, 45);
+    /* ICMP type and code from the destination port, as nfdump */
+    bool icmp = false;
+    for (size_t i = 0; i < m; i++)
+        icmp |= r[DECODE_V5_RECORD_LEN * i + 38] == 1;
+    if (!icmp)
+        return; /* the packet record's zeros */
+    flow_batch_vary(b, FLOW_BATCH_BIT(FLOW_FIELD_ICMP_TYPE) | FLOW_BATCH_BIT(FLOW_FIELD_ICMP_CODE));
+    uint8_t *type = col_at(b, FLOW_FIELD_ICMP_TYPE, row, 1), *code = col_at(b, FLOW_FIELD_ICMP_CODE, row, 1);
+    for (size_t i = 0; i < m; i++) {
+        const uint8_t *x = r + DECODE_V5_RECORD_LEN * i;
+        bool is = x[38] == 1;
+        type[i] = is ? x[34] : 0;
+        code[i] = is ? x[35] : 0;
+    }
 }
 
 /* The sequence slot of the header's engine (created when new). */
@@ -157,8 +232,8 @@ static void v5_account_sequence(decode_exporter *ex, const v5_header *h)
     s->valid = 1;
 }
 
-cf_err decode_netflow5(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
-                       decode_emit_fn emit, void *ctx)
+cf_err decode_netflow5_out(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                           const decode_out *out)
 {
     decode_count_packet(ex, len, recv_ms);
     v5_header h = {0};
@@ -167,17 +242,22 @@ cf_err decode_netflow5(decode_exporter *ex, const uint8_t *buf, size_t len, uint
         return err;
     v5_account_sequence(ex, &h);
     decode_stat_set(&ex->stats.sampling, h.sampling);
-    cf_cursor c = cf_cursor_make(buf + DECODE_V5_HEADER_LEN, len - DECODE_V5_HEADER_LEN);
-    flow_record rec;
-    v5_packet_members(ex, &h, &rec);
-    for (unsigned i = 0; i < h.count; i++) {
-        cf_cursor r;
-        if (!cf_sub(&c, DECODE_V5_RECORD_LEN, &r))
-            break; /* not reached: v5_parse_header checked the length */
-        v5_read_record(&h, r.p, &rec);
-        if (emit)
-            emit(ctx, &rec);
-    }
     decode_stat_add(&ex->stats.records, h.count);
+    if (!out->room)
+        return CF_OK; /* records only counted */
+    flow_record c;
+    v5_packet_members(ex, &h, &c);
+    c.received_ms = recv_ms;
+    const uint8_t *r = buf + DECODE_V5_HEADER_LEN; /* v5_parse_header checked count * 48 bytes */
+    for (size_t done = 0; done < h.count;) {
+        flow_batch *b = out->room(out->ctx);
+        size_t m = h.count - done;
+        if (m > b->cap - b->n)
+            m = b->cap - b->n;
+        uint32_t row = flow_batch_run(b, &c, V5_VARY, m);
+        v5_write_records(&h, r + done * DECODE_V5_RECORD_LEN, m, b, row);
+        b->n += (uint32_t)m;
+        done += m;
+    }
     return CF_OK;
 }

@@ -14,8 +14,8 @@
 
 #define V9_HEADER_LEN 20
 
-cf_err decode_netflow9(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
-                       decode_emit_fn emit, void *ctx)
+cf_err decode_netflow9_out(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                           const decode_out *out)
 {
     decode_count_packet(ex, len, recv_ms);
     cf_cursor c = cf_cursor_make(buf, len);
@@ -39,7 +39,7 @@ cf_err decode_netflow9(decode_exporter *ex, const uint8_t *buf, size_t len, uint
     };
     uint64_t n_data = 0;
     bool all_counted = true;
-    cf_err err = tpl_process_message(ex, &m, emit, ctx, &n_data, &all_counted);
+    cf_err err = tpl_process_message(ex, &m, out, &n_data, &all_counted);
     if (err)
         return err;
     tpl_account_sequence(ex, TPL_PROTO_V9, source_id, seq, 1, true);

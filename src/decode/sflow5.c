@@ -375,6 +375,7 @@ static void sf_build_record(const sf_pass *p, const sf_flow *f, flow_record *rec
                          : f->sip.have ? f->sip.length
                          : f->eth_len;
     rec->first_ms = rec->last_ms = p->recv_ms;
+    rec->received_ms = p->recv_ms;
     rec->packets = rate;
     rec->bytes = (uint64_t)frame_len * rate;
     rec->sampling = rate;
@@ -686,8 +687,8 @@ static uint8_t sf_account_sequence(decode_exporter *ex, const sf_datagram *dg)
     return (uint8_t)i;
 }
 
-cf_err decode_sflow5(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
-                     decode_emit_fn emit, void *ctx)
+cf_err decode_sflow5_out(decode_exporter *ex, const uint8_t *buf, size_t len, uint64_t recv_ms,
+                         const decode_out *out)
 {
     decode_count_packet(ex, len, recv_ms);
     sf_datagram dg;
@@ -695,7 +696,7 @@ cf_err decode_sflow5(decode_exporter *ex, const uint8_t *buf, size_t len, uint64
     cf_err err = sf_parse_header(ex, buf, len, &dg, &samples);
     if (err)
         return err;
-    sf_pass p = {.ex = ex, .dg = &dg, .recv_ms = recv_ms, .emit_fn = emit, .emit_ctx = ctx};
+    sf_pass p = {.ex = ex, .dg = &dg, .recv_ms = recv_ms, .emit_fn = out->emit, .emit_ctx = out->ctx};
     if (!sf_walk(&p, samples))
         return decode_reject(ex, p.reason, p.err, SF_PROTO, p.detail);
     p.emit = true;

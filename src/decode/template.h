@@ -85,13 +85,16 @@ enum tpl_op_kind { K_U8, K_U16, K_U32, K_U64, K_UINT, K_PTR, K_APP_ID, K_FRAME }
  * per-field switch.  Integer steps load the 8 bytes at src as a big-endian
  * number and shift it right (64 - 8 * length); copy steps move 4 or 16
  * bytes as they are; the few value-dependent elements (next hops, forwarding
- * status, application id) are "special" steps.  Destinations are byte
- * offsets into a flow_record followed by TPL_FAST_N_AUX uint64_t slots for
- * values that are combined after the steps (times, ICMP, sampler id).
+ * status, application id) are "special" steps.  A destination names a
+ * column of the flow_batch the records go to (field id << 8 | byte offset
+ * in the field's value: 12 for the IPv4 part of a mapped address) or one of
+ * TPL_FAST_N_AUX uint64_t slots for values that are combined after the
+ * steps (times, ICMP, sampler id): TPL_FAST_AUX << 8 | slot.
  */
+#define TPL_FAST_AUX 0xffu
 typedef struct tpl_fop {
     uint16_t src;   /* byte offset of the value in the record */
-    uint16_t dst;   /* byte offset of the destination (flow_record, then aux slots) */
+    uint16_t dst;   /* column and byte offset of the destination (above) */
     uint8_t shift;  /* integer steps: 64 - 8 * value length */
     uint8_t kind;   /* special steps: what to do (template_fast.c) */
     uint16_t alt;   /* special steps: second source offset, or the value length */
@@ -127,6 +130,7 @@ typedef struct tpl {
     uint8_t fast_time[2];  /* how first_ms and last_ms are made */
     uint16_t fast_reach;   /* bytes from a record's start that the 8-byte loads touch */
     uint8_t fast_n[TPL_FG_N]; /* fops per group */
+    uint64_t fast_vary;    /* columns (FLOW_BATCH_BIT) the fops write */
     tpl_field fields[]; /* n_fields, then n_fields ops, then n_fields fops */
 } tpl;
 
@@ -208,7 +212,8 @@ struct decode_tpl_state {
 /* Where decoded records go while one message is processed. */
 typedef struct tpl_out {
     decode_exporter *ex;
-    decode_emit_fn emit;
+    decode_emit_fn emit;            /* as decode_out */
+    flow_batch *(*room)(void *ctx);
     void *ctx;
 } tpl_out;
 
@@ -324,8 +329,8 @@ typedef struct tpl_msg {
  * and *all_counted false when a data set could not be counted (pending).
  * Returns CF_OK, CF_ERR_TRUNCATED, CF_ERR_MALFORMED, CF_ERR_NOMEM.
  */
-cf_err tpl_process_message(decode_exporter *ex, const tpl_msg *m, decode_emit_fn emit, void *ctx,
-                           uint64_t *n_data, bool *all_counted);
+cf_err tpl_process_message(decode_exporter *ex, const tpl_msg *m, const decode_out *out, uint64_t *n_data,
+                           bool *all_counted);
 
 /* Sequence accounting of a (proto, domain) (rule in decode.h): seq is the
  * header's sequence, advance what the next one should be ahead of it;

@@ -327,10 +327,30 @@ static void plan_times(plan *pl, tpl *t)
     t->fast_time[1] = last;
 }
 
+/* Turns *dst, an offset in fast_out, into the column it names (template.h)
+ * and adds the field to *vary; false when it falls in no field. */
+static bool column_dst(uint16_t *dst, uint64_t *vary)
+{
+    size_t off = *dst;
+    if (off >= offsetof(fast_out, aux)) {
+        *dst = (uint16_t)(TPL_FAST_AUX << 8 | (off - offsetof(fast_out, aux)) / 8);
+        return true;
+    }
+    for (size_t i = 0; i < flow_n_fields; i++) {
+        const flow_field *f = &flow_fields[i];
+        if (off >= f->offset && off < (size_t)f->offset + f->width) {
+            *dst = (uint16_t)(f->id << 8 | (off - f->offset));
+            *vary |= FLOW_BATCH_BIT(f->id);
+            return true;
+        }
+    }
+    return false;
+}
+
 void tpl_fast_compile(tpl *t)
 {
     t->fast = 0;
-    if (t->options || t->has_varlen || t->min_len > TPL_FAST_MAX_RECORD)
+    if (t->options || t->has_varlen || t->min_len == 0 || t->min_len > TPL_FAST_MAX_RECORD)
         return;
     plan pl;
     memset(&pl, 0, sizeof(pl));
@@ -346,18 +366,24 @@ void tpl_fast_compile(tpl *t)
     plan_times(&pl, t);
     if (!pl.ok || pl.n > t->n_fields)
         return;
-    /* store the steps grouped, each group in template order */
+    /* store the steps grouped, each group in template order, with their
+     * destinations as columns */
     tpl_fop *out = (tpl_fop *)(void *)(tpl_ops(t) + t->n_fields);
     size_t k = 0;
+    uint64_t vary = 0;
     for (uint8_t g = 0; g < TPL_FG_N; g++) {
         size_t in_group = 0;
         for (size_t i = 0; i < pl.n; i++)
             if (pl.group[i] == g) {
-                out[k++] = pl.step[i];
+                out[k] = pl.step[i];
+                if (!column_dst(&out[k].dst, &vary))
+                    return;
+                k++;
                 in_group++;
             }
         t->fast_n[g] = (uint8_t)in_group;
     }
+    t->fast_vary = vary;
     t->fast_flags = flags;
     t->fast_reach = (uint16_t)pl.reach;
     t->fast = 1;
@@ -380,7 +406,32 @@ static inline void store16(uint8_t *o, uint16_t v) { memcpy(o, &v, 2); }
 static inline void store32(uint8_t *o, uint32_t v) { memcpy(o, &v, 4); }
 static inline void store64(uint8_t *o, uint64_t v) { memcpy(o, &v, 8); }
 
-/* The rare steps whose result depends on the value. */
+/* Records decoded per chunk: the aux values of a chunk stay in L1. */
+#define CHUNK 128
+
+/* Where the chunk's values go: the column base of each step's destination
+ * (row 0 of the chunk) and its width. */
+typedef struct chunk_out {
+    flow_batch *b;
+    uint32_t row;                    /* first batch row of the chunk */
+    uint64_t aux[TPL_FAST_N_AUX][CHUNK];
+} chunk_out;
+
+/* Row i of the chunk for step destination dst is at base + i * width. */
+static inline uint8_t *dst_base(chunk_out *co, uint16_t dst, size_t i0, unsigned *width)
+{
+    unsigned col = dst >> 8, off = dst & 0xffu;
+    if (col == TPL_FAST_AUX) {
+        *width = 8;
+        return (uint8_t *)&co->aux[off][i0];
+    }
+    unsigned w = flow_field_by_id(col)->width;
+    *width = w;
+    return co->b->cols[col] + (size_t)(co->row + i0) * w + off;
+}
+
+/* The rare steps whose result depends on the value; o is the destination
+ * value (its column's row). */
 static void special_step(const tpl_fop *f, const uint8_t *r, uint8_t *o)
 {
     switch (f->kind) {
@@ -389,17 +440,17 @@ static void special_step(const tpl_fop *f, const uint8_t *r, uint8_t *o)
         uint32_t v4;
         memcpy(&v4, r + f->src, 4);
         if (v4) { /* the IPv4-mapped address (flow_addr_from_v4), network order as sent */
-            memcpy(o + f->dst, mapped, 12);
-            memcpy(o + f->dst + 12, r + f->src, 4);
+            memcpy(o, mapped, 12);
+            memcpy(o + 12, r + f->src, 4);
         } else if (f->alt != NO_ALT)
-            memcpy(o + f->dst, r + f->alt, 16);
+            memcpy(o, r + f->alt, 16);
         else
-            memset(o + f->dst, 0, 16);
+            memset(o, 0, 16);
         break;
     }
     case S_FWD_STATUS: {
         uint64_t v = load_be64(r + f->src) >> f->shift;
-        o[f->dst] = (uint8_t)(v > 0xff ? v >> 24 : v);
+        o[0] = (uint8_t)(v > 0xff ? v >> 24 : v);
         break;
     }
     default: { /* S_APP_ID, RFC 6759: engine << 24 | the selector's last 3 bytes */
@@ -407,30 +458,59 @@ static void special_step(const tpl_fop *f, const uint8_t *r, uint8_t *o)
         uint32_t v = 0;
         for (size_t i = f->src + len - sel; i < f->src + len; i++)
             v = v << 8 | r[i];
-        store32(o + f->dst, (uint32_t)r[f->src] << 24 | v);
+        store32(o, (uint32_t)r[f->src] << 24 | v);
         break;
     }
     }
 }
 
-/* Runs the steps of t on the record at r into o. */
-static inline void run_steps(const tpl *t, const tpl_fop *f, const uint8_t *r, uint8_t *o)
+/* Runs the steps of t on the m records at r (stride bytes apart) into
+ * chunk rows i0 .. i0 + m, one step (one column) at a time. */
+static void run_steps(const tpl *t, const tpl_fop *f, const uint8_t *r, size_t stride, size_t m, chunk_out *co,
+                      size_t i0)
 {
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    unsigned w;
     const tpl_fop *e = f + t->fast_n[TPL_FG_U8];
-    for (; f < e; f++)
-        o[f->dst] = (uint8_t)(load_be64(r + f->src) >> f->shift);
-    for (e += t->fast_n[TPL_FG_U16]; f < e; f++)
-        store16(o + f->dst, (uint16_t)(load_be64(r + f->src) >> f->shift));
-    for (e += t->fast_n[TPL_FG_U32]; f < e; f++)
-        store32(o + f->dst, (uint32_t)(load_be64(r + f->src) >> f->shift));
-    for (e += t->fast_n[TPL_FG_U64]; f < e; f++)
-        store64(o + f->dst, load_be64(r + f->src) >> f->shift);
-    for (e += t->fast_n[TPL_FG_COPY4]; f < e; f++)
-        memcpy(o + f->dst, r + f->src, 4);
-    for (e += t->fast_n[TPL_FG_COPY16]; f < e; f++)
-        memcpy(o + f->dst, r + f->src, 16);
-    for (e += t->fast_n[TPL_FG_SPECIAL]; f < e; f++)
-        special_step(f, r, o);
+    for (; f < e; f++) {
+        uint8_t *d = dst_base(co, f->dst, i0, &w);
+        for (size_t i = 0; i < m; i++)
+            d[i] = (uint8_t)(load_be64(r + i * stride + f->src) >> f->shift);
+    }
+    for (e += t->fast_n[TPL_FG_U16]; f < e; f++) {
+        uint8_t *d = dst_base(co, f->dst, i0, &w);
+        for (size_t i = 0; i < m; i++)
+            store16(d + 2 * i, (uint16_t)(load_be64(r + i * stride + f->src) >> f->shift));
+    }
+    for (e += t->fast_n[TPL_FG_U32]; f < e; f++) {
+        uint8_t *d = dst_base(co, f->dst, i0, &w);
+        for (size_t i = 0; i < m; i++)
+            store32(d + 4 * i, (uint32_t)(load_be64(r + i * stride + f->src) >> f->shift));
+    }
+    for (e += t->fast_n[TPL_FG_U64]; f < e; f++) {
+        uint8_t *d = dst_base(co, f->dst, i0, &w);
+        for (size_t i = 0; i < m; i++)
+            store64(d + 8 * i, load_be64(r + i * stride + f->src) >> f->shift);
+    }
+    for (e += t->fast_n[TPL_FG_COPY4]; f < e; f++) {
+        /* an IPv4 address into the last 4 bytes of a mapped one: the
+         * prefix is written too (the column varies, every byte is ours) */
+        uint8_t *d = dst_base(co, f->dst, i0, &w) - 12;
+        for (size_t i = 0; i < m; i++) {
+            memcpy(d + 16 * i, mapped, 12);
+            memcpy(d + 16 * i + 12, r + i * stride + f->src, 4);
+        }
+    }
+    for (e += t->fast_n[TPL_FG_COPY16]; f < e; f++) {
+        uint8_t *d = dst_base(co, f->dst, i0, &w);
+        for (size_t i = 0; i < m; i++)
+            memcpy(d + 16 * i, r + i * stride + f->src, 16);
+    }
+    for (e += t->fast_n[TPL_FG_SPECIAL]; f < e; f++) {
+        uint8_t *d = dst_base(co, f->dst, i0, &w);
+        for (size_t i = 0; i < m; i++)
+            special_step(f, r + i * stride, d + (size_t)w * i);
+    }
 }
 
 /* A time of kind k from its value v (T_SAME: 0, the caller copies). */
@@ -454,31 +534,29 @@ static inline uint64_t make_time(uint8_t k, uint64_t v, const tpl_msg_info *m)
     }
 }
 
-/* ICMP type and code (and the destination port when the template has
- * none), as set_l2_and_misc() makes them. */
-static inline void fix_icmp(uint16_t flags, const uint64_t *aux, flow_record *rec)
+/* Times of kind k from aux values v[0 .. m) into the column rows at out. */
+static void make_times(uint8_t k, const uint64_t *v, size_t m, const tpl_msg_info *info, uint8_t *out)
 {
-    uint8_t type = 0, code = 0;
-    bool icmp = rec->proto == 1 || rec->proto == 58;
-    if (icmp) {
-        if (flags & F_ICMP_TC) {
-            type = (uint8_t)(aux[AUX_ICMP_TC] >> 8);
-            code = (uint8_t)aux[AUX_ICMP_TC];
-        } else if (flags & F_ICMP_TYPECODE) {
-            type = (uint8_t)aux[AUX_ICMP_TYPE];
-            code = (uint8_t)aux[AUX_ICMP_CODE];
-        } else {
-            type = (uint8_t)(rec->dst_port >> 8);
-            code = (uint8_t)rec->dst_port;
-        }
+    switch (k) { /* the common kinds as their own loops */
+    case T_MS:
+        memcpy(out, v, 8 * m);
+        return;
+    case T_UP9:
+        for (size_t i = 0; i < m; i++)
+            store64(out + 8 * i, make_time(T_UP9, v[i], info));
+        return;
+    case T_EXPORT: /* no value read */
+        for (size_t i = 0; i < m; i++)
+            store64(out + 8 * i, info->export_ms);
+        return;
+    default:
+        for (size_t i = 0; i < m; i++)
+            store64(out + 8 * i, make_time(k, v[i], info));
+        return;
     }
-    rec->icmp_type = type;
-    rec->icmp_code = code;
-    if (!(flags & F_HAS_DST_PORT))
-        rec->dst_port = icmp ? (uint16_t)(type << 8 | code) : 0;
 }
 
-/* Sampling rate r (0: unknown) into rec and the counters. */
+/* Sampling rate r (0: unknown) into the flags and sampling of rec. */
 static inline uint32_t apply_rate(decode_exporter *ex, uint32_t r, uint64_t n, flow_record *rec)
 {
     if (!r) {
@@ -492,29 +570,107 @@ static inline uint32_t apply_rate(decode_exporter *ex, uint32_t r, uint64_t n, f
     return r;
 }
 
+/* ICMP type and code (and the destination port when the template has
+ * none) of the chunk's rows, as set_l2_and_misc() makes them: the columns
+ * are written only when some row is ICMP (else they hold the set's zeros). */
+static void fix_icmp(uint16_t flags, chunk_out *co, size_t m)
+{
+    flow_batch *b = co->b;
+    if (!(b->varies & FLOW_BATCH_BIT(FLOW_FIELD_PROTO)))
+        return; /* the set's protocol (0): no ICMP */
+    const uint8_t *proto = b->cols[FLOW_FIELD_PROTO] + co->row;
+    bool any = false;
+    for (size_t i = 0; i < m; i++)
+        any |= proto[i] == 1 || proto[i] == 58;
+    if (!any)
+        return;
+    uint64_t cols = FLOW_BATCH_BIT(FLOW_FIELD_ICMP_TYPE) | FLOW_BATCH_BIT(FLOW_FIELD_ICMP_CODE);
+    if (!(flags & F_HAS_DST_PORT))
+        cols |= FLOW_BATCH_BIT(FLOW_FIELD_DST_PORT);
+    flow_batch_vary(b, cols);
+    uint8_t *type = b->cols[FLOW_FIELD_ICMP_TYPE] + co->row, *code = b->cols[FLOW_FIELD_ICMP_CODE] + co->row;
+    uint8_t *port = b->cols[FLOW_FIELD_DST_PORT] + 2 * (size_t)co->row;
+    for (size_t i = 0; i < m; i++) {
+        uint8_t ty = 0, cd = 0;
+        uint16_t dp = 0; /* without a port element: the set's 0 (the rows are ours to write) */
+        if (flags & F_HAS_DST_PORT)
+            memcpy(&dp, port + 2 * i, 2);
+        if (proto[i] == 1 || proto[i] == 58) {
+            if (flags & F_ICMP_TC) {
+                ty = (uint8_t)(co->aux[AUX_ICMP_TC][i] >> 8);
+                cd = (uint8_t)co->aux[AUX_ICMP_TC][i];
+            } else if (flags & F_ICMP_TYPECODE) {
+                ty = (uint8_t)co->aux[AUX_ICMP_TYPE][i];
+                cd = (uint8_t)co->aux[AUX_ICMP_CODE][i];
+            } else {
+                ty = (uint8_t)(dp >> 8);
+                cd = (uint8_t)dp;
+            }
+            if (!(flags & F_HAS_DST_PORT))
+                store16(port + 2 * i, (uint16_t)(ty << 8 | cd));
+        } else if (!(flags & F_HAS_DST_PORT)) {
+            store16(port + 2 * i, 0);
+        }
+        type[i] = ty;
+        code[i] = cd;
+    }
+}
+
+/* packets and bytes of the chunk's rows times rate (when the template has them). */
+static void scale_counters(flow_batch *b, uint32_t row, size_t m, uint32_t rate)
+{
+    static const flow_field_id ids[2] = {FLOW_FIELD_PACKETS, FLOW_FIELD_BYTES};
+    for (int k = 0; k < 2; k++) {
+        if (!(b->varies & FLOW_BATCH_BIT(ids[k])) || rate == 1)
+            continue;
+        uint8_t *c = b->cols[ids[k]] + 8 * (size_t)row;
+        for (size_t i = 0; i < m; i++) {
+            uint64_t v;
+            memcpy(&v, c + 8 * i, 8);
+            v *= rate;
+            memcpy(c + 8 * i, &v, 8);
+        }
+    }
+}
+
+/* Per record sampling (the record names its sampler): sampling, flags and
+ * the counters of each row. */
+static void per_record_rates(decode_exporter *ex, const tpl_msg_info *info, chunk_out *co, size_t m)
+{
+    flow_batch *b = co->b;
+    for (size_t i = 0; i < m; i++) {
+        flow_record r1;
+        uint32_t rate = tpl_sampler_rate(ex, info->proto, info->domain, 1, co->aux[AUX_SAMPLER][i]);
+        rate = apply_rate(ex, rate ? rate : ex->cfg.sampling_default, 1, &r1);
+        size_t row = co->row + i;
+        memcpy(b->cols[FLOW_FIELD_SAMPLING] + 4 * row, &r1.sampling, 4);
+        memcpy(b->cols[FLOW_FIELD_FLAGS] + 2 * row, &r1.flags, 2);
+        scale_counters(b, (uint32_t)row, 1, rate);
+    }
+}
+
 void tpl_fast_decode_set(const tpl_out *out, const tpl_msg_info *info, const tpl *t, const uint8_t *p,
                          size_t len, size_t n)
 {
     decode_exporter *ex = out->ex;
     const uint16_t flags = t->fast_flags;
-    fast_out o;
-    memset(&o, 0, sizeof(o));
-    flow_record *rec = &o.rec;
-    /* what is the same for every record */
+    flow_record c; /* what is the same for every record */
+    memset(&c, 0, sizeof(c));
     if (flags & F_V4) {
-        rec->family = 4;
-        flow_addr_from_v4(rec->src_addr, 0);
-        flow_addr_from_v4(rec->dst_addr, 0);
+        c.family = 4;
+        flow_addr_from_v4(c.src_addr, 0);
+        flow_addr_from_v4(c.dst_addr, 0);
     } else if (flags & F_V6) {
-        rec->family = 6;
+        c.family = 6;
     }
     if (flags & F_NAT_SRC4)
-        flow_addr_from_v4(rec->nat_src_addr, 0);
+        flow_addr_from_v4(c.nat_src_addr, 0);
     if (flags & F_NAT_DST4)
-        flow_addr_from_v4(rec->nat_dst_addr, 0);
-    memcpy(rec->exporter, ex->addr, 16);
-    rec->obs_domain = info->domain;
-    rec->exporter_proto = info->proto == TPL_PROTO_V9 ? FLOW_PROTO_NETFLOW9 : FLOW_PROTO_IPFIX;
+        flow_addr_from_v4(c.nat_dst_addr, 0);
+    memcpy(c.exporter, ex->addr, 16);
+    c.obs_domain = info->domain;
+    c.exporter_proto = info->proto == TPL_PROTO_V9 ? FLOW_PROTO_NETFLOW9 : FLOW_PROTO_IPFIX;
+    c.received_ms = info->recv_ms;
     /* the sampling interval: per record only when the record names its sampler */
     uint32_t rate = ex->cfg.sampling_override;
     bool rate_per_record = !rate && (flags & F_SAMPLER_ID);
@@ -524,43 +680,67 @@ void tpl_fast_decode_set(const tpl_out *out, const tpl_msg_info *info, const tpl
             rate = ex->cfg.sampling_default;
     }
     if (!rate_per_record)
-        rate = apply_rate(ex, rate, n, rec);
+        rate = apply_rate(ex, rate, n, &c);
     if (t->n_enterprise && n)
         decode_stat_add(&ex->tpl_stats.enterprise_fields, (uint64_t)t->n_enterprise * n);
     if (t->reverse && n)
         decode_stat_add(&ex->tpl_stats.biflow_records, n);
+    decode_stat_add(&ex->stats.records, n);
+    if (!out->room)
+        return; /* records only counted */
 
+    uint64_t vary = t->fast_vary | FLOW_BATCH_BIT(FLOW_FIELD_FIRST) | FLOW_BATCH_BIT(FLOW_FIELD_LAST);
+    if (rate_per_record)
+        vary |= FLOW_BATCH_BIT(FLOW_FIELD_SAMPLING) | FLOW_BATCH_BIT(FLOW_FIELD_FLAGS);
     const tpl_fop *fops = tpl_fops(t);
     const uint8_t tf = t->fast_time[0], tl = t->fast_time[1];
     const size_t rec_len = t->min_len, reach = t->fast_reach;
-    const uint8_t *end = p + len;
-    uint8_t pad[TPL_FAST_MAX_RECORD + 8];
-    for (size_t i = 0; i < n; i++) {
-        const uint8_t *r = p + i * rec_len;
-        if ((size_t)(end - r) < reach) {
-            /* the 8-byte loads of the last record(s) would run past the set */
-            memcpy(pad, r, rec_len);
-            memset(pad + rec_len, 0, 8);
-            r = pad;
-        }
-        run_steps(t, fops, r, (uint8_t *)&o);
-        fix_icmp(flags, o.aux, rec);
-        uint64_t first = make_time(tf, o.aux[AUX_FIRST], info);
-        uint64_t last = make_time(tl, o.aux[AUX_LAST], info);
-        if (tf == T_SAME)
-            first = last;
-        else if (tl == T_SAME)
-            last = first;
-        rec->first_ms = first;
-        rec->last_ms = last;
-        if (rate_per_record) {
-            uint32_t r1 = tpl_sampler_rate(ex, info->proto, info->domain, 1, o.aux[AUX_SAMPLER]);
-            rate = apply_rate(ex, r1 ? r1 : ex->cfg.sampling_default, 1, rec);
-        }
-        rec->packets *= rate;
-        rec->bytes *= rate;
-        if (out->emit)
-            out->emit(out->ctx, rec);
+    /* records whose 8-byte loads would run past the set are read from a copy */
+    size_t n_safe = len >= reach ? (len - reach) / rec_len + 1 : 0;
+    if (n_safe > n)
+        n_safe = n;
+    chunk_out co;
+    if (flags & F_ICMP_TYPECODE) { /* one of the two may be absent: 0 */
+        memset(co.aux[AUX_ICMP_TYPE], 0, sizeof(co.aux[AUX_ICMP_TYPE]));
+        memset(co.aux[AUX_ICMP_CODE], 0, sizeof(co.aux[AUX_ICMP_CODE]));
     }
-    decode_stat_add(&ex->stats.records, n);
+    for (size_t done = 0; done < n;) {
+        flow_batch *b = out->room(out->ctx);
+        size_t m = n - done;
+        if (m > CHUNK)
+            m = CHUNK;
+        if (m > b->cap - b->n)
+            m = b->cap - b->n;
+        co.b = b;
+        co.row = flow_batch_run(b, &c, vary, m);
+        const uint8_t *r = p + done * rec_len;
+        size_t safe = done >= n_safe ? 0 : n_safe - done < m ? n_safe - done : m;
+        run_steps(t, fops, r, rec_len, safe, &co, 0);
+        if (safe < m) {
+            /* the loads reach at most 7 bytes past a record: one record
+             * of >= 8 bytes, or up to 8 shorter ones */
+            uint8_t pad[TPL_FAST_MAX_RECORD + 16];
+            size_t tail = (m - safe) * rec_len;
+            memcpy(pad, r + safe * rec_len, tail);
+            memset(pad + tail, 0, 8);
+            run_steps(t, fops, pad, rec_len, m - safe, &co, safe);
+        }
+        fix_icmp(flags, &co, m);
+        uint8_t *first = b->cols[FLOW_FIELD_FIRST] + 8 * (size_t)co.row;
+        uint8_t *last = b->cols[FLOW_FIELD_LAST] + 8 * (size_t)co.row;
+        if (tf != T_SAME)
+            make_times(tf, co.aux[AUX_FIRST], m, info, first);
+        if (tl != T_SAME)
+            make_times(tl, co.aux[AUX_LAST], m, info, last);
+        if (tf == T_SAME)
+            memcpy(first, last, 8 * m);
+        else if (tl == T_SAME)
+            memcpy(last, first, 8 * m);
+        if (rate_per_record)
+            per_record_rates(ex, info, &co, m);
+        else
+            scale_counters(b, co.row, m, rate);
+        b->n += (uint32_t)m;
+        done += m;
+    }
 }

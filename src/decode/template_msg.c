@@ -207,8 +207,8 @@ static cf_err apply_sets(decode_exporter *ex, const tpl_msg *m, const tpl_out *o
     return CF_OK;
 }
 
-cf_err tpl_process_message(decode_exporter *ex, const tpl_msg *m, decode_emit_fn emit, void *ctx,
-                           uint64_t *n_data, bool *all_counted)
+cf_err tpl_process_message(decode_exporter *ex, const tpl_msg *m, const decode_out *dout, uint64_t *n_data,
+                           bool *all_counted)
 {
     struct decode_tpl_state *st;
     if (tpl_state(ex, &st))
@@ -219,7 +219,7 @@ cf_err tpl_process_message(decode_exporter *ex, const tpl_msg *m, decode_emit_fn
         tpl_free(cs.local[i]);
     if (err)
         return err;
-    tpl_out out = {ex, emit, ctx};
+    tpl_out out = {ex, dout->emit, dout->room, dout->ctx};
     *n_data = 0;
     *all_counted = true;
     return apply_sets(ex, m, &out, n_data, all_counted);

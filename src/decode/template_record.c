@@ -626,6 +626,7 @@ static void build_flow(const tpl_out *out, const tpl_msg_info *m, const rec_scra
     memcpy(rec->exporter, ex->addr, 16);
     rec->obs_domain = m->domain;
     rec->exporter_proto = m->proto == TPL_PROTO_V9 ? FLOW_PROTO_NETFLOW9 : FLOW_PROTO_IPFIX;
+    rec->received_ms = m->recv_ms;
 }
 
 /* Makes rec, built by build_flow() from the previous record of the same

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "flow/batch.h"
 #include "flow/flow.h"
 
 typedef enum store_codec {
@@ -90,42 +91,11 @@ cf_err store_writer_open(const char *source_dir, const store_options *opt, store
  * (it retries on the next block). */
 cf_err store_writer_append(store_writer *w, const flow_record *recs, size_t n);
 
-/*
- * A column batch: records held column by column, the form in which the
- * collector hands them to the writer thread (no row -> column work left for
- * the writer, and only the columns that vary cross between threads).
- *
- * A column whose values all equal those of `ref` (the first record added)
- * has its bit clear in `varies` and nothing in its array; the first record
- * that differs fills it (rows so far from ref) and sets the bit.  The `last`
- * column is always filled (the writer routes records by it).
- *
- * Memory: store_colbatch_init() allocates room for cap records (cap *
- * sizeof(flow_record) bytes in all); store_colbatch_free() releases it.
- * Threads: a batch is used by one thread at a time.
- */
-typedef struct store_colbatch {
-    uint32_t n;                            /* records held */
-    uint32_t cap;                          /* records each column can hold */
-    uint64_t varies;                       /* bit id set: column id is filled */
-    flow_record ref;                       /* first record; the value of every other column */
-    uint8_t *cols[FLOW_FIELD_MAX_ID + 1];  /* per field id: cap * width bytes */
-} store_colbatch;
-
-/* Allocates the columns of b for cap (1 .. 262144)
- * records; b is empty.  CF_ERR_RANGE, CF_ERR_NOMEM (b is then freeable). */
-cf_err store_colbatch_init(store_colbatch *b, uint32_t cap);
-void store_colbatch_free(store_colbatch *b);
-/* Empties b (keeps its memory). */
-static inline void store_colbatch_clear(store_colbatch *b) { b->n = 0; }
-/* Appends recs[0 .. m) to b; m <= b->cap - b->n (an assert). */
-void store_colbatch_add(store_colbatch *b, const flow_record *recs, size_t m);
-/* Copies record i of b out (tests, slow paths). */
-void store_colbatch_get(const store_colbatch *b, size_t i, flow_record *out);
+/* Column batches (flow_batch) are defined in flow/batch.h. */
 
 /* store_writer_append() for the records of a column batch (same rules,
  * same errors); b is not changed. */
-cf_err store_writer_append_batch(store_writer *w, const store_colbatch *b);
+cf_err store_writer_append_batch(store_writer *w, const flow_batch *b);
 
 /* Call at least every 100 ms: writes blocks whose oldest record is older than
  * flush_ms, and closes segments whose window ended more than rotate_s ago by

@@ -61,7 +61,7 @@ struct store_writer {
     size_t blk_cap;
     uint8_t *spare[FLOW_FIELD_MAX_ID + 1]; /* columns of a closed segment, for the next one */
     uint32_t spare_cap;
-    store_colbatch rows;        /* store_writer_append()'s rows as columns (allocated on first use) */
+    flow_batch rows;        /* store_writer_append()'s rows as columns (allocated on first use) */
     uint8_t lz4_skip[FLOW_FIELD_MAX_ID + 1]; /* blocks left in which the column is stored without LZ4 */
     cf_ratelimit rl;
 };
@@ -270,7 +270,7 @@ static void fill(uint8_t *dst, const uint8_t *v, unsigned w, size_t m)
 /* Appends records k .. k+m of batch b to the columns of s (capacity
  * already there).  A column constant in s and in b stays constant while the
  * two agree; otherwise it is filled: rows so far from s->ref, then b's. */
-static void seg_put(open_seg *s, const store_colbatch *b, size_t k, size_t m)
+static void seg_put(open_seg *s, const flow_batch *b, size_t k, size_t m)
 {
     if (m > 0 && s->n_buf == 0) {
         s->ref = b->ref;
@@ -453,7 +453,7 @@ static cf_err get_seg(store_writer *w, uint64_t start, open_seg **out)
  * them into the columns and writes a block each time block_records are
  * buffered.  Returns the first error (records that could not be buffered
  * are counted lost). */
-static cf_err append_run(store_writer *w, open_seg *s, const store_colbatch *b, size_t k, size_t n)
+static cf_err append_run(store_writer *w, open_seg *s, const flow_batch *b, size_t k, size_t n)
 {
     cf_err first = CF_OK;
     s->last_rec_ms = w->now_ms;
@@ -479,7 +479,7 @@ static cf_err append_run(store_writer *w, open_seg *s, const store_colbatch *b, 
     return first;
 }
 
-cf_err store_writer_append_batch(store_writer *w, const store_colbatch *b)
+cf_err store_writer_append_batch(store_writer *w, const flow_batch *b)
 {
     cf_err first = CF_OK;
     uint64_t rot = (uint64_t)w->opt.rotate_s * 1000;
@@ -512,9 +512,9 @@ cf_err store_writer_append(store_writer *w, const flow_record *recs, size_t n)
 {
     cf_err first = CF_OK;
     if (n > 0 && w->rows.cap == 0) {
-        cf_err err = store_colbatch_init(&w->rows, ROW_BATCH);
+        cf_err err = flow_batch_init(&w->rows, ROW_BATCH);
         if (err) {
-            store_colbatch_free(&w->rows);
+            flow_batch_free(&w->rows);
             w->st.records += n;
             count_loss(w, NULL, n, err);
             return err;
@@ -522,8 +522,8 @@ cf_err store_writer_append(store_writer *w, const flow_record *recs, size_t n)
     }
     for (size_t k = 0; k < n; k += ROW_BATCH) {
         size_t m = n - k < ROW_BATCH ? n - k : ROW_BATCH;
-        store_colbatch_clear(&w->rows);
-        store_colbatch_add(&w->rows, recs + k, m);
+        flow_batch_clear(&w->rows);
+        flow_batch_add(&w->rows, recs + k, m);
         cf_err err = store_writer_append_batch(w, &w->rows);
         first = first ? first : err;
     }
@@ -666,7 +666,7 @@ cf_err store_writer_close(store_writer *w)
         first = first ? first : err;
     }
     store_codec_ctx_free(&w->cx);
-    store_colbatch_free(&w->rows);
+    flow_batch_free(&w->rows);
     for (size_t id = 0; id <= FLOW_FIELD_MAX_ID; id++)
         free(w->spare[id]);
     free(w->blk);

@@ -108,6 +108,7 @@ static void test_v5_decodes_to_generated_records(void **state)
         want.engine_type = 1;
         want.engine_id = 7;
         want.sampling = 1;
+        want.received_ms = T0;
         const char *diff = first_difference(&want, &got.recs[i]);
         if (diff)
             fail_msg("record %zu differs in field %s", i, diff);

@@ -97,6 +97,7 @@ static void round_trip(const char *proto, uint16_t sampling)
         want.packets *= rate;
         want.bytes *= rate;
         want.flags = rate > 1 ? FLOW_F_SAMPLED : 0;
+        want.received_ms = gen[i / max * max + max - 1].last_ms + 7; /* its packet's (decoded at export_ms) */
         if (want.proto == 1 || want.proto == 58) {
             want.icmp_type = (uint8_t)(want.dst_port >> 8);
             want.icmp_code = (uint8_t)want.dst_port;

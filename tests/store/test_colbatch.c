@@ -1,4 +1,4 @@
-/* tests/store/test_colbatch.c - column batches (store_colbatch_*) and the
+/* tests/store/test_colbatch.c - column batches (flow_batch_*) and the
  * column codec on edge cases: every field through a batch and through the
  * store, constant, all-zero and all-ones columns, columns that start
  * varying late, address columns of every length around the 16-value
@@ -38,22 +38,22 @@ static void test_batch_every_field(void **state)
     flow_record *recs = malloc(N * sizeof(*recs));
     st_rng r = {7};
     st_random_records(&r, T0, T0 + 600000, recs, N);
-    store_colbatch b;
-    assert_int_equal(store_colbatch_init(&b, N), CF_OK);
+    flow_batch b;
+    assert_int_equal(flow_batch_init(&b, N), CF_OK);
     static const size_t steps[] = {1, 63, 64, 65, 200, 7};
     size_t done = 0;
     for (size_t s = 0; done < N; s++) {
         size_t m = steps[s % 6] < N - done ? steps[s % 6] : N - done;
-        store_colbatch_add(&b, recs + done, m);
+        flow_batch_add(&b, recs + done, m);
         done += m;
     }
     assert_int_equal(b.n, N);
     for (size_t i = 0; i < N; i++) {
         flow_record got;
-        store_colbatch_get(&b, i, &got);
+        flow_batch_get(&b, i, &got);
         assert_same(&recs[i], &got, i);
     }
-    store_colbatch_free(&b);
+    flow_batch_free(&b);
     free(recs);
 }
 
@@ -70,37 +70,37 @@ static void test_batch_constant_then_varying(void **state)
         memset(recs[i].exporter, 0xff, 16);
         recs[i].packets = UINT64_MAX;
     }
-    store_colbatch b;
-    assert_int_equal(store_colbatch_init(&b, N), CF_OK);
-    store_colbatch_add(&b, recs, 100);
+    flow_batch b;
+    assert_int_equal(flow_batch_init(&b, N), CF_OK);
+    flow_batch_add(&b, recs, 100);
     assert_true(b.varies == (UINT64_C(1) << FLOW_FIELD_LAST));
     for (size_t i = 100; i < N; i++) {
         recs[i].src_port = (uint16_t)i;
         recs[i].dst_addr[3] = (uint8_t)i;
     }
-    store_colbatch_add(&b, recs + 100, N - 100);
+    flow_batch_add(&b, recs + 100, N - 100);
     assert_true(b.varies & (UINT64_C(1) << FLOW_FIELD_SRC_PORT));
     assert_true(b.varies & (UINT64_C(1) << FLOW_FIELD_DST_ADDR));
     assert_false(b.varies & (UINT64_C(1) << FLOW_FIELD_PACKETS));
     for (size_t i = 0; i < N; i++) {
         flow_record got;
-        store_colbatch_get(&b, i, &got);
+        flow_batch_get(&b, i, &got);
         assert_same(&recs[i], &got, i);
     }
-    store_colbatch_clear(&b);
+    flow_batch_clear(&b);
     assert_int_equal(b.n, 0);
-    store_colbatch_free(&b);
+    flow_batch_free(&b);
     free(recs);
 }
 
 static void test_batch_init_limits(void **state)
 {
     (void)state;
-    store_colbatch b;
-    assert_int_equal(store_colbatch_init(&b, 0), CF_ERR_RANGE);
-    store_colbatch_free(&b);
-    assert_int_equal(store_colbatch_init(&b, STORE_MAX_BLOCK_RECORDS + 1), CF_ERR_RANGE);
-    store_colbatch_free(&b);
+    flow_batch b;
+    assert_int_equal(flow_batch_init(&b, 0), CF_ERR_RANGE);
+    flow_batch_free(&b);
+    assert_int_equal(flow_batch_init(&b, STORE_MAX_BLOCK_RECORDS + 1), CF_ERR_RANGE);
+    flow_batch_free(&b);
 }
 
 /* Batches through store_writer_append_batch() into segments and back:
@@ -128,14 +128,14 @@ static void test_append_batch_roundtrip(void **state)
     st_options(&o, STORE_CODEC_LZ4, 1024);
     store_writer *w;
     assert_int_equal(store_writer_open(dir, &o, &w), CF_OK);
-    store_colbatch b;
-    assert_int_equal(store_colbatch_init(&b, PER), CF_OK);
+    flow_batch b;
+    assert_int_equal(flow_batch_init(&b, PER), CF_OK);
     for (size_t k = 0; k < N; k += PER) {
-        store_colbatch_clear(&b);
-        store_colbatch_add(&b, recs + k, N - k < PER ? N - k : PER);
+        flow_batch_clear(&b);
+        flow_batch_add(&b, recs + k, N - k < PER ? N - k : PER);
         assert_int_equal(store_writer_append_batch(w, &b), CF_OK);
     }
-    store_colbatch_free(&b);
+    flow_batch_free(&b);
     assert_int_equal(store_writer_close(w), CF_OK);
     store_segment *segs;
     size_t n_segs = st_list(dir, &segs);

@@ -1,5 +1,5 @@
 /*
- * store/colbatch.c - column batches (store.h): flow records split into one
+ * flow/batch.c - column batches (batch.h): flow records split into one
  * array per registry field, with the columns that stay equal to the first
  * record left out.
  *
@@ -7,18 +7,21 @@
  * (~17 KB) stays in L1 while each column of it is written sequentially,
  * which is much cheaper than scattering every record over every column.
  */
-#include "store/segment_format.h"
+#include "flow/batch.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define SPLIT_CHUNK 64
 
-cf_err store_colbatch_init(store_colbatch *b, uint32_t cap)
+cf_err flow_batch_init(flow_batch *b, uint32_t cap)
 {
     memset(b, 0, sizeof(*b));
-    if (cap == 0 || cap > STORE_MAX_BLOCK_RECORDS)
+    if (cap == 0 || cap > FLOW_BATCH_MAX)
         return CF_ERR_RANGE;
+    b->owned = 1;
     for (size_t i = 0; i < flow_n_fields; i++) {
         const flow_field *f = &flow_fields[i];
         b->cols[f->id] = malloc((size_t)cap * f->width);
@@ -29,10 +32,36 @@ cf_err store_colbatch_init(store_colbatch *b, uint32_t cap)
     return CF_OK;
 }
 
-void store_colbatch_free(store_colbatch *b)
+/* A column's bytes rounded up to 16, so that every column stays aligned. */
+static size_t col_bytes(uint32_t cap, unsigned width) { return ((size_t)cap * width + 15) & ~(size_t)15; }
+
+size_t flow_batch_mem_size(uint32_t cap)
 {
-    for (size_t id = 0; id <= FLOW_FIELD_MAX_ID; id++)
-        free(b->cols[id]);
+    size_t len = 0;
+    for (size_t i = 0; i < flow_n_fields; i++)
+        len += col_bytes(cap, flow_fields[i].width);
+    return len;
+}
+
+cf_err flow_batch_init_mem(flow_batch *b, uint32_t cap, void *mem, size_t len)
+{
+    memset(b, 0, sizeof(*b));
+    if (cap == 0 || cap > FLOW_BATCH_MAX || len < flow_batch_mem_size(cap))
+        return CF_ERR_RANGE;
+    uint8_t *p = mem;
+    for (size_t i = 0; i < flow_n_fields; i++) {
+        b->cols[flow_fields[i].id] = p;
+        p += col_bytes(cap, flow_fields[i].width);
+    }
+    b->cap = cap;
+    return CF_OK;
+}
+
+void flow_batch_free(flow_batch *b)
+{
+    if (b->owned)
+        for (size_t id = 0; id <= FLOW_FIELD_MAX_ID; id++)
+            free(b->cols[id]);
     memset(b, 0, sizeof(*b));
 }
 
@@ -68,7 +97,7 @@ static void rows_diff(const flow_record *ref, const flow_record *recs, size_t c,
 
 /* True when field f of the rows checked by rows_diff() may differ from ref;
  * a column constant so far that now differs is filled up to row. */
-static bool column_varies(store_colbatch *b, const flow_field *f, const uint8_t *diff, size_t row)
+static bool column_varies(flow_batch *b, const flow_field *f, const uint8_t *diff, size_t row)
 {
     uint64_t bit = UINT64_C(1) << f->id;
     if (b->varies & bit)
@@ -85,7 +114,7 @@ static bool column_varies(store_colbatch *b, const flow_field *f, const uint8_t 
     return true;
 }
 
-void store_colbatch_add(store_colbatch *b, const flow_record *recs, size_t m)
+void flow_batch_add(flow_batch *b, const flow_record *recs, size_t m)
 {
     assert(m <= b->cap - b->n);
     if (m > 0 && b->n == 0) {
@@ -119,7 +148,7 @@ void store_colbatch_add(store_colbatch *b, const flow_record *recs, size_t m)
     b->n += (uint32_t)m;
 }
 
-void store_colbatch_get(const store_colbatch *b, size_t i, flow_record *out)
+void flow_batch_get(const flow_batch *b, size_t i, flow_record *out)
 {
     *out = b->ref;
     for (size_t k = 0; k < flow_n_fields; k++) {
@@ -129,3 +158,67 @@ void store_colbatch_get(const store_colbatch *b, size_t i, flow_record *out)
     }
 }
 
+
+/* Writes the value at v (w bytes) to rows [0, m) of dst. */
+static void fill_rows(uint8_t *dst, const uint8_t *v, unsigned w, size_t m)
+{
+    switch (w) {
+    case 1: memset(dst, *v, m); break;
+    case 2: { uint16_t x; memcpy(&x, v, 2); for (size_t k = 0; k < m; k++) memcpy(dst + 2 * k, &x, 2); break; }
+    case 4: { uint32_t x; memcpy(&x, v, 4); for (size_t k = 0; k < m; k++) memcpy(dst + 4 * k, &x, 4); break; }
+    case 8: { uint64_t x; memcpy(&x, v, 8); for (size_t k = 0; k < m; k++) memcpy(dst + 8 * k, &x, 8); break; }
+    default:
+        for (size_t k = 0; k < m; k++)
+            memcpy(dst + (size_t)w * k, v, w);
+        break;
+    }
+}
+
+uint32_t flow_batch_run(flow_batch *b, const flow_record *c, uint64_t vary, size_t m)
+{
+    assert(m <= b->cap - b->n);
+    const uint32_t row = b->n;
+    const uint64_t last_bit = UINT64_C(1) << FLOW_FIELD_LAST;
+    if (row == 0) {
+        b->ref = *c;
+        b->varies = vary | last_bit;
+        if (!(vary & last_bit))
+            fill_rows(b->cols[FLOW_FIELD_LAST], (const uint8_t *)&c->last_ms, 8, m);
+        return 0;
+    }
+    const uint8_t *cv = (const uint8_t *)c, *rv = (const uint8_t *)&b->ref;
+    for (size_t i = 0; i < flow_n_fields; i++) {
+        const flow_field *f = &flow_fields[i];
+        uint64_t bit = UINT64_C(1) << f->id;
+        uint8_t *col = b->cols[f->id];
+        bool filled = (b->varies & bit) != 0;
+        if (vary & bit) {
+            if (!filled) {
+                fill_rows(col, rv + f->offset, f->width, row);
+                b->varies |= bit;
+            }
+            continue;
+        }
+        if (!filled) {
+            if (memcmp(cv + f->offset, rv + f->offset, f->width) == 0)
+                continue;
+            fill_rows(col, rv + f->offset, f->width, row);
+            b->varies |= bit;
+        }
+        fill_rows(col + (size_t)row * f->width, cv + f->offset, f->width, m);
+    }
+    return row;
+}
+
+void flow_batch_vary(flow_batch *b, uint64_t cols)
+{
+    const uint8_t *rv = (const uint8_t *)&b->ref;
+    for (size_t i = 0; i < flow_n_fields; i++) {
+        const flow_field *f = &flow_fields[i];
+        uint64_t bit = UINT64_C(1) << f->id;
+        if ((cols & bit) && !(b->varies & bit)) {
+            fill_rows(b->cols[f->id], rv + f->offset, f->width, b->n);
+            b->varies |= bit;
+        }
+    }
+}
