@@ -118,6 +118,7 @@ void flow_batch_add(flow_batch *b, const flow_record *recs, size_t m)
 {
     assert(m <= b->cap - b->n);
     if (m > 0 && b->n == 0) {
+        b->run_valid = 0;
         b->ref = recs[0];
         b->varies = UINT64_C(1) << FLOW_FIELD_LAST;
     }
@@ -174,19 +175,54 @@ static void fill_rows(uint8_t *dst, const uint8_t *v, unsigned w, size_t m)
     }
 }
 
+/* Whether the w-byte values at a and b are equal (no call per field). */
+static inline bool same_value(const uint8_t *a, const uint8_t *b, unsigned w)
+{
+    uint64_t x, y, x2, y2;
+    switch (w) {
+    case 1: return *a == *b;
+    case 2: { uint16_t u, v; memcpy(&u, a, 2); memcpy(&v, b, 2); return u == v; }
+    case 4: { uint32_t u, v; memcpy(&u, a, 4); memcpy(&v, b, 4); return u == v; }
+    case 8: memcpy(&x, a, 8); memcpy(&y, b, 8); return x == y;
+    case 16:
+        memcpy(&x, a, 8); memcpy(&y, b, 8); memcpy(&x2, a + 8, 8); memcpy(&y2, b + 8, 8);
+        return ((x ^ y) | (x2 ^ y2)) == 0;
+    default: return memcmp(a, b, w) == 0;
+    }
+}
+
+/* The bits of every registry id (dense from 1, see flow.h). */
+static inline uint64_t registry_mask(void) { return ((UINT64_C(1) << flow_n_fields) - 1) << 1; }
+
 uint32_t flow_batch_run(flow_batch *b, const flow_record *c, uint64_t vary, size_t m)
 {
     assert(m <= b->cap - b->n);
     const uint32_t row = b->n;
     const uint64_t last_bit = UINT64_C(1) << FLOW_FIELD_LAST;
+    const uint8_t *cv = (const uint8_t *)c, *rv = (const uint8_t *)&b->ref;
+    vary &= registry_mask();
     if (row == 0) {
         b->ref = *c;
         b->varies = vary | last_bit;
         if (!(vary & last_bit))
-            fill_rows(b->cols[FLOW_FIELD_LAST], (const uint8_t *)&c->last_ms, 8, m);
+            fill_rows(b->cols[FLOW_FIELD_LAST], cv + offsetof(flow_record, last_ms), 8, m);
+        memcpy(&b->run_c, c, sizeof(*c));
+        b->run_valid = 1;
         return 0;
     }
-    const uint8_t *cv = (const uint8_t *)c, *rv = (const uint8_t *)&b->ref;
+    if (b->run_valid && memcmp(c, &b->run_c, sizeof(*c)) == 0) {
+        /* the record of the last run (the usual case: the next set or
+         * packet of the same exporter): its columns outside `varies` equal
+         * ref's, so only those filled need its value */
+        flow_batch_vary(b, vary);
+        for (uint64_t fill = b->varies & ~vary; fill; fill &= fill - 1) {
+            const flow_field *f = flow_field_by_id((unsigned)__builtin_ctzll(fill));
+            fill_rows(b->cols[f->id] + (size_t)row * f->width, cv + f->offset, f->width, m);
+        }
+        return row;
+    }
+    memcpy(&b->run_c, c, sizeof(*c));
+    b->run_valid = 1;
     for (size_t i = 0; i < flow_n_fields; i++) {
         const flow_field *f = &flow_fields[i];
         uint64_t bit = UINT64_C(1) << f->id;
@@ -200,7 +236,7 @@ uint32_t flow_batch_run(flow_batch *b, const flow_record *c, uint64_t vary, size
             continue;
         }
         if (!filled) {
-            if (memcmp(cv + f->offset, rv + f->offset, f->width) == 0)
+            if (same_value(cv + f->offset, rv + f->offset, f->width))
                 continue;
             fill_rows(col, rv + f->offset, f->width, row);
             b->varies |= bit;
@@ -213,12 +249,9 @@ uint32_t flow_batch_run(flow_batch *b, const flow_record *c, uint64_t vary, size
 void flow_batch_vary(flow_batch *b, uint64_t cols)
 {
     const uint8_t *rv = (const uint8_t *)&b->ref;
-    for (size_t i = 0; i < flow_n_fields; i++) {
-        const flow_field *f = &flow_fields[i];
-        uint64_t bit = UINT64_C(1) << f->id;
-        if ((cols & bit) && !(b->varies & bit)) {
-            fill_rows(b->cols[f->id], rv + f->offset, f->width, b->n);
-            b->varies |= bit;
-        }
+    for (uint64_t todo = cols & registry_mask() & ~b->varies; todo; todo &= todo - 1) {
+        const flow_field *f = flow_field_by_id((unsigned)__builtin_ctzll(todo));
+        fill_rows(b->cols[f->id], rv + f->offset, f->width, b->n);
+        b->varies |= UINT64_C(1) << f->id;
     }
 }

@@ -44,6 +44,8 @@ typedef struct flow_batch {
     flow_record ref;                       /* first record; the value of every other column */
     uint8_t *cols[FLOW_FIELD_MAX_ID + 1];  /* per field id: cap * width bytes */
     int owned;                             /* 1: the columns were malloc'ed by flow_batch_init */
+    int run_valid;                         /* run_c is the record of the last flow_batch_run */
+    flow_record run_c;                     /* (its columns outside `varies` all equal ref's) */
 } flow_batch;
 
 /* Bit of field id in a column mask. */

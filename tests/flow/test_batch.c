@@ -71,8 +71,9 @@ static void test_runs_and_rows_mixed(void **state)
                 flow_batch_add(&b, &want[b.n], m);
                 continue;
             }
-            flow_record c;
-            random_record(&c);
+            static flow_record c; /* half of the runs repeat the last one's record */
+            if (round == 0 || next() % 2 == 0)
+                random_record(&c);
             uint64_t vary = next() & next(), extra = next() & next() & next();
             uint32_t row = flow_batch_run(&b, &c, vary, m);
             assert_int_equal(row, b.n);
