@@ -474,37 +474,47 @@ static void run_steps(const tpl *t, const tpl_fop *f, const uint8_t *r, size_t s
     const tpl_fop *e = f + t->fast_n[TPL_FG_U8];
     for (; f < e; f++) {
         uint8_t *d = dst_base(co, f->dst, i0, &w);
+        const uint8_t *s = r + f->src;
+        const unsigned sh = f->shift; /* in a register: the stores could alias *f */
         for (size_t i = 0; i < m; i++)
-            d[i] = (uint8_t)(load_be64(r + i * stride + f->src) >> f->shift);
+            d[i] = (uint8_t)(load_be64(s + i * stride) >> sh);
     }
     for (e += t->fast_n[TPL_FG_U16]; f < e; f++) {
         uint8_t *d = dst_base(co, f->dst, i0, &w);
+        const uint8_t *s = r + f->src;
+        const unsigned sh = f->shift; /* in a register: the stores could alias *f */
         for (size_t i = 0; i < m; i++)
-            store16(d + 2 * i, (uint16_t)(load_be64(r + i * stride + f->src) >> f->shift));
+            store16(d + 2 * i, (uint16_t)(load_be64(s + i * stride) >> sh));
     }
     for (e += t->fast_n[TPL_FG_U32]; f < e; f++) {
         uint8_t *d = dst_base(co, f->dst, i0, &w);
+        const uint8_t *s = r + f->src;
+        const unsigned sh = f->shift; /* in a register: the stores could alias *f */
         for (size_t i = 0; i < m; i++)
-            store32(d + 4 * i, (uint32_t)(load_be64(r + i * stride + f->src) >> f->shift));
+            store32(d + 4 * i, (uint32_t)(load_be64(s + i * stride) >> sh));
     }
     for (e += t->fast_n[TPL_FG_U64]; f < e; f++) {
         uint8_t *d = dst_base(co, f->dst, i0, &w);
+        const uint8_t *s = r + f->src;
+        const unsigned sh = f->shift; /* in a register: the stores could alias *f */
         for (size_t i = 0; i < m; i++)
-            store64(d + 8 * i, load_be64(r + i * stride + f->src) >> f->shift);
+            store64(d + 8 * i, load_be64(s + i * stride) >> sh);
     }
     for (e += t->fast_n[TPL_FG_COPY4]; f < e; f++) {
         /* an IPv4 address into the last 4 bytes of a mapped one: the
          * prefix is written too (the column varies, every byte is ours) */
         uint8_t *d = dst_base(co, f->dst, i0, &w) - 12;
+        const uint8_t *s = r + f->src;
         for (size_t i = 0; i < m; i++) {
             memcpy(d + 16 * i, mapped, 12);
-            memcpy(d + 16 * i + 12, r + i * stride + f->src, 4);
+            memcpy(d + 16 * i + 12, s + i * stride, 4);
         }
     }
     for (e += t->fast_n[TPL_FG_COPY16]; f < e; f++) {
         uint8_t *d = dst_base(co, f->dst, i0, &w);
+        const uint8_t *s = r + f->src;
         for (size_t i = 0; i < m; i++)
-            memcpy(d + 16 * i, r + i * stride + f->src, 16);
+            memcpy(d + 16 * i, s + i * stride, 16);
     }
     for (e += t->fast_n[TPL_FG_SPECIAL]; f < e; f++) {
         uint8_t *d = dst_base(co, f->dst, i0, &w);
