@@ -232,6 +232,7 @@ static void demo_start(demo_sender *d, const collect_listener *l)
         CF_ERROR("demo mode: cannot start the simulated exporter");
         return;
     }
+    pthread_setname_np(d->thread, "cf-demo");
     d->started = 1;
     CF_INFO("demo mode is on: a simulated exporter sends ~%.0f NetFlow v5 flows/s to %s", DEMO_RATE, name);
 }

@@ -808,6 +808,7 @@ cf_err collect_listener_start(collect_listener *l, collect_pipeline *p)
     atomic_store(&l->rx_done, false);
     if (pthread_create(&l->dec_thread, NULL, dec_main, l) != 0)
         return CF_ERR_NOMEM;
+    pthread_setname_np(l->dec_thread, "cf-decode"); /* names shown by top -H, ps -L */
     l->dec_started = 1;
     for (uint32_t t = 0; t < l->threads; t++) {
         if (pthread_create(&l->rx[t].thread, NULL, rx_main, &l->rx[t]) != 0) {
@@ -815,6 +816,9 @@ cf_err collect_listener_start(collect_listener *l, collect_pipeline *p)
             return CF_ERR_NOMEM;
         }
         l->rx[t].started = 1;
+        char name[16];
+        snprintf(name, sizeof(name), "cf-recv-%u", (unsigned)(t % 1000));
+        pthread_setname_np(l->rx[t].thread, name);
     }
     if (l->n_tcp) {
         if (pthread_create(&l->tcp_thread, NULL, tcp_main, l) != 0) {
@@ -822,6 +826,7 @@ cf_err collect_listener_start(collect_listener *l, collect_pipeline *p)
             return CF_ERR_NOMEM;
         }
         l->tcp_started = 1;
+        pthread_setname_np(l->tcp_thread, "cf-tcp");
     }
     return CF_OK;
 }

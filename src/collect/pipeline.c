@@ -914,6 +914,7 @@ cf_err collect_pipeline_open(const collect_pipeline_options *o, collect_pipeline
         goto fail;
     }
     p->writer_started = 1;
+    pthread_setname_np(p->writer, "cf-writer");
     if (p->tpl) {
         if (pthread_create(&p->tpl_thread, NULL, tpl_main, p) != 0) {
             snprintf(errbuf, errlen, "cannot start the template saver thread");
@@ -921,6 +922,7 @@ cf_err collect_pipeline_open(const collect_pipeline_options *o, collect_pipeline
             goto fail_writer;
         }
         p->tpl_started = 1;
+        pthread_setname_np(p->tpl_thread, "cf-templates");
     }
     *out = p;
     return CF_OK;
