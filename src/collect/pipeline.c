@@ -953,7 +953,7 @@ cf_err collect_pipeline_close(collect_pipeline *p, collect_snapshot *final)
     /* the producer has stopped: save every template change not saved yet */
     sweep_templates(p, 1);
     if (p->tpl)
-        collect_tplstore_write_pending(p->tpl);
+        collect_tplstore_flush(p->tpl);
     if (p->ctr) {
         if (collect_ctrsink_close(p->ctr) != CF_OK && !err)
             err = CF_ERR_IO;

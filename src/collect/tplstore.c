@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/timeutil.h"
 #include "flow/flow.h"
 
 #define TPL_NAME_LEN 96
@@ -37,6 +38,14 @@ typedef struct names_file {
 } names_file;
 
 /* A save waiting for the writer thread. */
+/* The newest saved templates of one exporter, as the state file holds them
+ * (kept by the saver thread). */
+typedef struct state_entry {
+    char name[TPL_NAME_LEN]; /* "<exporter>.tpl" */
+    uint8_t *buf;
+    size_t len;
+} state_entry;
+
 typedef struct tpl_save {
     const char *dir;          /* ts->dir or ts->names_dir */
     char name[TPL_NAME_LEN];
@@ -51,6 +60,13 @@ struct collect_tplstore {
     size_t n_files;
     names_file *nfiles;   /* names files read at open */
     size_t n_nfiles;
+    state_entry *state;   /* saver thread: every exporter's newest templates (the state file) */
+    size_t n_state, cap_state;
+    char **legacy;        /* per-exporter files read at open, removed once the state file is written */
+    size_t n_legacy;
+    bool state_dirty;     /* saver thread: state differs from the file */
+    uint64_t unwritten;   /* saver thread: template saves not yet in the file */
+    uint64_t state_written_ms; /* CLOCK_MONOTONIC of the last state file write */
     pthread_mutex_t mu;   /* guards saves */
     tpl_save *saves;
     size_t n_saves, cap_saves;
@@ -125,23 +141,259 @@ out:
     return err;
 }
 
-/* Reads and checks one file; keeps it in ts->files when good. */
+/* ---- the templates state file ------------------------------------------- */
+
+static const char state_magic[] = "cloudflow-templates 1\n";
+
+/* A section name: "<exporter>.tpl" as file_name() makes it. */
+static bool good_name(const char *p, size_t n)
+{
+    if (n <= strlen(TPL_SUFFIX) || n >= TPL_NAME_LEN || memcmp(p + n - strlen(TPL_SUFFIX), TPL_SUFFIX,
+                                                                  strlen(TPL_SUFFIX)) != 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+              c == '-' || c == '_'))
+            return false;
+    }
+    return p[0] != '.';
+}
+
+/* The decimal number p[0 .. n) into *v (at most max); false when it is not one. */
+static bool parse_size(const char *p, size_t n, size_t max, size_t *v)
+{
+    if (n == 0 || n > 10)
+        return false;
+    size_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+        x = x * 10 + (size_t)(p[i] - '0');
+    }
+    if (x > max)
+        return false;
+    *v = x;
+    return true;
+}
+
+cf_err collect_tplstore_parse_state(const uint8_t *buf, size_t len, collect_tpl_section_fn fn, void *ctx,
+                                    char *why, size_t why_len)
+{
+    size_t ml = strlen(state_magic), pos = ml, count = 0;
+    if (len < ml || memcmp(buf, state_magic, ml) != 0) {
+        snprintf(why, why_len, "not a templates state file (first line is not \"cloudflow-templates 1\")");
+        return CF_ERR_CORRUPT;
+    }
+    for (;;) {
+        size_t end = pos;
+        while (end < len && end - pos < 2 * TPL_NAME_LEN && buf[end] != '\n')
+            end++;
+        if (end >= len || buf[end] != '\n') {
+            snprintf(why, why_len, "byte %zu: section %zu: header line %s", pos, count + 1,
+                     end >= len ? "cut short (no \"end\" line)" : "too long");
+            return CF_ERR_CORRUPT;
+        }
+        const char *line = (const char *)buf + pos;
+        size_t ll = end - pos, v = 0;
+        if (ll > 4 && memcmp(line, "end ", 4) == 0) {
+            if (!parse_size(line + 4, ll - 4, SIZE_MAX, &v) || v != count) {
+                snprintf(why, why_len, "byte %zu: \"end\" line does not give the %zu sections read", pos, count);
+                return CF_ERR_CORRUPT;
+            }
+            if (end + 1 != len) {
+                snprintf(why, why_len, "byte %zu: %zu bytes after the \"end\" line", end + 1, len - end - 1);
+                return CF_ERR_CORRUPT;
+            }
+            return CF_OK;
+        }
+        const char *sp = memchr(line, ' ', ll);
+        size_t nl = sp ? (size_t)(sp - line) : ll;
+        if (!sp || !good_name(line, nl) || !parse_size(sp + 1, ll - nl - 1, COLLECT_TPL_MAX_FILE, &v)) {
+            snprintf(why, why_len, "byte %zu: section %zu: header is not \"<exporter>.tpl <length>\"", pos,
+                     count + 1);
+            return CF_ERR_CORRUPT;
+        }
+        char name[TPL_NAME_LEN];
+        memcpy(name, line, nl);
+        name[nl] = '\0';
+        size_t body = end + 1;
+        if (len - body < v + 1 || buf[body + v] != '\n') {
+            snprintf(why, why_len, "byte %zu: section %zu (%s): %zu bytes announced, %s", pos, count + 1, name, v,
+                     len - body < v + 1 ? "fewer left" : "no newline after them");
+            return CF_ERR_CORRUPT;
+        }
+        if (fn)
+            fn(ctx, name, buf + body, v);
+        count++;
+        pos = body + v + 1;
+    }
+}
+
+/* The state entry of name, or NULL. */
+static state_entry *state_find(collect_tplstore *ts, const char *name)
+{
+    for (size_t i = 0; i < ts->n_state; i++)
+        if (strcmp(ts->state[i].name, name) == 0)
+            return &ts->state[i];
+    return NULL;
+}
+
+/* Sets the state of name to buf (taken over; freed on failure).  False
+ * when out of memory. */
+static bool state_put(collect_tplstore *ts, const char *name, uint8_t *buf, size_t len)
+{
+    state_entry *e = state_find(ts, name);
+    if (!e) {
+        if (ts->n_state == ts->cap_state) {
+            size_t nc = ts->cap_state ? ts->cap_state * 2 : 64;
+            state_entry *ns = realloc(ts->state, nc * sizeof(*ns));
+            if (!ns) {
+                free(buf);
+                return false;
+            }
+            ts->state = ns;
+            ts->cap_state = nc;
+        }
+        e = &ts->state[ts->n_state++];
+        snprintf(e->name, sizeof(e->name), "%s", name);
+        e->buf = NULL;
+    }
+    free(e->buf);
+    e->buf = buf;
+    e->len = len;
+    return true;
+}
+
+/* The state file's bytes (malloc'ed), or NULL. */
+static uint8_t *state_serialise(const collect_tplstore *ts, size_t *out_len)
+{
+    size_t len = strlen(state_magic) + 32;
+    for (size_t i = 0; i < ts->n_state; i++)
+        len += strlen(ts->state[i].name) + 24 + ts->state[i].len;
+    uint8_t *buf = malloc(len);
+    if (!buf)
+        return NULL;
+    size_t pos = (size_t)snprintf((char *)buf, len, "%s", state_magic);
+    for (size_t i = 0; i < ts->n_state; i++) {
+        const state_entry *e = &ts->state[i];
+        pos += (size_t)snprintf((char *)buf + pos, len - pos, "%s %zu\n", e->name, e->len);
+        memcpy(buf + pos, e->buf, e->len);
+        pos += e->len;
+        buf[pos++] = '\n';
+    }
+    pos += (size_t)snprintf((char *)buf + pos, len - pos, "end %zu\n", ts->n_state);
+    *out_len = pos;
+    return buf;
+}
+
+/* Checks saved templates (a file or a state section) by loading them into
+ * a scratch exporter with the pipeline's limits. */
+static cf_err check_templates(const uint8_t *buf, size_t len, const decode_config *cfg)
+{
+    decode_exporter scratch;
+    uint8_t zero[16] = {0};
+    decode_exporter_init(&scratch, zero, 0);
+    if (cfg)
+        decode_exporter_set_config(&scratch, cfg);
+    cf_err err = decode_templates_load(&scratch, buf, len);
+    decode_exporter_free(&scratch);
+    return err;
+}
+
+/* Keeps good saved templates of name for its exporter (ts->files) and for
+ * the next state file. */
+static void keep_loaded(collect_tplstore *ts, const char *name, uint8_t *buf, size_t len)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy || !state_put(ts, name, copy, len)) {
+        bump(&ts->load_errors);
+        CF_WARN("saved templates %s: out of memory; ignored", name);
+        free(buf);
+        return;
+    }
+    memcpy(copy, buf, len);
+    tpl_file *f = &ts->files[ts->n_files++];
+    snprintf(f->name, sizeof(f->name), "%s", name);
+    f->buf = buf;
+    f->len = len;
+}
+
+typedef struct state_load {
+    collect_tplstore *ts;
+    const decode_config *cfg;
+    size_t max_files;
+    const char *path;
+} state_load;
+
+static int load_section(void *ctx, const char *name, const uint8_t *buf, size_t len)
+{
+    state_load *sl = ctx;
+    collect_tplstore *ts = sl->ts;
+    cf_err err = ts->n_files >= sl->max_files ? CF_ERR_FULL : check_templates(buf, len, sl->cfg);
+    uint8_t *copy = err ? NULL : malloc(len ? len : 1);
+    if (!err && !copy)
+        err = CF_ERR_NOMEM;
+    if (err || state_find(ts, name)) {
+        bump(&ts->load_errors);
+        CF_WARN("template state file %s: exporter %s: %s; ignored (its next templates replace them)", sl->path,
+                name, !err ? "appears twice" : err == CF_ERR_FULL ? "more exporters than max-exporters"
+                                                                 : "truncated or corrupt");
+        free(copy);
+        return 0;
+    }
+    memcpy(copy, buf, len);
+    keep_loaded(ts, name, copy, len);
+    return 0;
+}
+
+/* Reads DATADIR/.templates/templates.state, if any. */
+static void preload_state(collect_tplstore *ts, size_t max_files, const decode_config *cfg)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%s", ts->dir, COLLECT_TPL_STATE);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    struct stat st;
+    if (stat(path, &st) != 0 && errno == ENOENT)
+        return;
+    cf_err err = read_file(path, (size_t)max_files * COLLECT_TPL_MAX_FILE, &buf, &len);
+    if (err) {
+        bump(&ts->load_errors);
+        CF_WARN("template state file %s: %s; ignored", path, err == CF_ERR_IO ? strerror(errno) : cf_err_str(err));
+        return;
+    }
+    char why[256];
+    state_load sl = {ts, cfg, max_files, path};
+    if (collect_tplstore_parse_state(buf, len, load_section, &sl, why, sizeof(why)) != CF_OK) {
+        bump(&ts->load_errors);
+        CF_WARN("template state file %s: %s; the sections before it were kept", path, why);
+        ts->state_dirty = true; /* rewrite it whole */
+    }
+    free(buf);
+}
+
+/* Reads and checks one per-exporter file of earlier versions; keeps its
+ * templates when good and the state file has none for the exporter.  The
+ * file is removed once the state file is written. */
 static void preload_one(collect_tplstore *ts, const char *name, const decode_config *cfg, size_t max_files)
 {
     char path[4200];
     snprintf(path, sizeof(path), "%s/%s", ts->dir, name);
+    char **nl = realloc(ts->legacy, (ts->n_legacy + 1) * sizeof(*nl));
+    if (nl) {
+        ts->legacy = nl;
+        if ((nl[ts->n_legacy] = strdup(path)) != NULL)
+            ts->n_legacy++;
+    }
+    ts->state_dirty = true;
+    if (state_find(ts, name))
+        return; /* the state file is newer */
     uint8_t *buf = NULL;
     size_t len = 0;
     cf_err err = ts->n_files >= max_files ? CF_ERR_FULL : read_file(path, COLLECT_TPL_MAX_FILE, &buf, &len);
-    if (!err) {
-        decode_exporter scratch;
-        uint8_t zero[16] = {0};
-        decode_exporter_init(&scratch, zero, 0);
-        if (cfg)
-            decode_exporter_set_config(&scratch, cfg);
-        err = decode_templates_load(&scratch, buf, len);
-        decode_exporter_free(&scratch);
-    }
+    if (!err)
+        err = check_templates(buf, len, cfg);
     if (err) {
         bump(&ts->load_errors);
         CF_WARN("template file %s: %s; ignored (the exporter's next templates replace it)", path,
@@ -153,10 +405,7 @@ static void preload_one(collect_tplstore *ts, const char *name, const decode_con
         free(buf);
         return;
     }
-    tpl_file *f = &ts->files[ts->n_files++];
-    snprintf(f->name, sizeof(f->name), "%s", name);
-    f->buf = buf;
-    f->len = len;
+    keep_loaded(ts, name, buf, len);
 }
 
 static cf_err preload(collect_tplstore *ts, size_t max_files, const decode_config *cfg)
@@ -169,6 +418,7 @@ static cf_err preload(collect_tplstore *ts, size_t max_files, const decode_confi
         closedir(d);
         return CF_ERR_NOMEM;
     }
+    preload_state(ts, max_files, cfg);
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
         size_t n = strlen(de->d_name);
@@ -449,27 +699,74 @@ static int write_atomic(const char *dir, const char *name, const uint8_t *buf, s
     return -1;
 }
 
-void collect_tplstore_write_pending(collect_tplstore *ts)
+/* Writes the state file when it changed and the last write is at least
+ * COLLECT_TPL_STATE_MS old (or force); then removes the per-exporter files
+ * of earlier versions. */
+static void write_state(collect_tplstore *ts, uint64_t n_saves, bool force)
+{
+    uint64_t now = cf_time_mono_ms();
+    if (!ts->state_dirty || (!force && ts->state_written_ms && now - ts->state_written_ms < COLLECT_TPL_STATE_MS))
+        return;
+    ts->state_written_ms = now;
+    size_t len = 0;
+    uint8_t *buf = state_serialise(ts, &len);
+    if (!buf || write_atomic(ts->dir, COLLECT_TPL_STATE, buf, len) != 0) {
+        atomic_fetch_add_explicit(&ts->save_errors, n_saves ? n_saves : 1, memory_order_relaxed);
+        cf_log_limited(&ts->rl, CF_LOG_WARN, "cannot write the template state file %s/%s: %s", ts->dir,
+                       COLLECT_TPL_STATE, buf ? strerror(errno) : "out of memory");
+        free(buf);
+        return;
+    }
+    free(buf);
+    atomic_fetch_add_explicit(&ts->saved, n_saves, memory_order_relaxed);
+    ts->state_dirty = false;
+    for (size_t i = 0; i < ts->n_legacy; i++) {
+        if (unlink(ts->legacy[i]) != 0 && errno != ENOENT)
+            CF_WARN("cannot remove the old template file %s: %s", ts->legacy[i], strerror(errno));
+        free(ts->legacy[i]);
+    }
+    ts->n_legacy = 0;
+}
+
+static void write_pending(collect_tplstore *ts, bool force)
 {
     for (;;) {
         pthread_mutex_lock(&ts->mu);
         if (ts->n_saves == 0) {
             pthread_mutex_unlock(&ts->mu);
-            return;
+            break;
         }
         tpl_save s = ts->saves[--ts->n_saves];
         pthread_mutex_unlock(&ts->mu);
-        bool names = s.dir == ts->names_dir;
+        if (s.dir == ts->dir) { /* templates: into the state file */
+            if (state_put(ts, s.name, s.buf, s.len)) {
+                ts->state_dirty = true;
+                ts->unwritten++;
+            } else {
+                bump(&ts->save_errors);
+                cf_log_limited(&ts->rl, CF_LOG_WARN, "cannot keep the templates of %s (out of memory)", s.name);
+            }
+            continue;
+        }
         if (write_atomic(s.dir, s.name, s.buf, s.len) == 0) {
-            bump(names ? &ts->names_saved : &ts->saved);
+            bump(&ts->names_saved);
         } else {
-            bump(names ? &ts->names_save_errors : &ts->save_errors);
-            cf_log_limited(&ts->rl, CF_LOG_WARN, "cannot write %s file %s/%s: %s",
-                           s.dir == ts->dir ? "template" : "names", s.dir, s.name, strerror(errno));
+            bump(&ts->names_save_errors);
+            cf_log_limited(&ts->rl, CF_LOG_WARN, "cannot write names file %s/%s: %s", s.dir, s.name,
+                           strerror(errno));
         }
         free(s.buf);
     }
+    uint64_t before = ts->unwritten;
+    bool dirty = ts->state_dirty;
+    write_state(ts, before, force);
+    if (dirty && !ts->state_dirty)
+        ts->unwritten = 0;
 }
+
+void collect_tplstore_write_pending(collect_tplstore *ts) { write_pending(ts, false); }
+
+void collect_tplstore_flush(collect_tplstore *ts) { write_pending(ts, true); }
 
 void collect_tplstore_counts(collect_tplstore *ts, collect_tpl_counts *out)
 {
@@ -487,7 +784,13 @@ void collect_tplstore_close(collect_tplstore *ts)
 {
     if (!ts)
         return;
-    collect_tplstore_write_pending(ts);
+    write_pending(ts, true);
+    for (size_t i = 0; i < ts->n_state; i++)
+        free(ts->state[i].buf);
+    free(ts->state);
+    for (size_t i = 0; i < ts->n_legacy; i++)
+        free(ts->legacy[i]);
+    free(ts->legacy);
     for (size_t i = 0; i < ts->n_files; i++)
         free(ts->files[i].buf);
     free(ts->files);

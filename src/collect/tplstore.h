@@ -6,9 +6,10 @@
  * that they survive a restart and `cloudflow query` can print them.
  *
  * Where it sits: inside the pipeline (collect/pipeline.c).  Files:
- *   DATADIR/.templates/<exporter>.tpl   decode_templates_save() format
- *                                       (decode/decode.h), one per exporter
- *   DATADIR/.templates/<exporter>.tpl.tmp  only while one is replaced
+ *   DATADIR/.templates/templates.state  every exporter's templates
+ *                                       (decode_templates_save() format,
+ *                                       decode/decode.h), see below
+ *   DATADIR/.templates/templates.state.tmp  only while it is replaced
  *   DATADIR/.names/<exporter>.names     names file (flow/names.h, version 1;
  *                                       docs/FORMAT.md), one per exporter
  *   DATADIR/.names/<exporter>.names.tmp only while one is replaced
@@ -25,8 +26,9 @@
  * and names files share the counters below.
  *
  * Life cycle:
- *   - open: reads every *.tpl file (at most max_files, each at most
- *     COLLECT_TPL_MAX_FILE bytes) and checks it with decode_templates_load()
+ *   - open: reads the state file and every *.tpl file of earlier versions
+ *     (at most max_files exporters, each at most COLLECT_TPL_MAX_FILE bytes)
+ *     and checks each exporter's templates with decode_templates_load()
  *     on a scratch exporter with the pipeline's limits; an unreadable,
  *     truncated or corrupt file is logged with its path, counted in
  *     load_errors and ignored (never fatal);
@@ -36,8 +38,9 @@
  *     changed (added, replaced, withdrawn) and the last save is at least
  *     COLLECT_TPL_SAVE_MS old (or force), serialises them and queues the
  *     bytes for the writer thread; never touches the disk;
- *   - write_pending (writer thread): writes the queued files atomically
- *     (tmp, fsync, rename); failures are logged and counted (save_errors);
+ *   - write_pending (saver thread): writes queued names files atomically
+ *     (tmp, fsync, rename) and the state file when due; failures are logged
+ *     and counted (save_errors);
  *   - close: writes what is still queued, frees.
  *
  * Threads: first_seen and check are called by the pipeline's one producer
@@ -88,8 +91,46 @@ int collect_tplstore_dirty(const decode_exporter *dx, const collect_tpl_mark *m)
 void collect_tplstore_check(collect_tplstore *ts, decode_exporter *dx, collect_tpl_mark *m, uint64_t now_mono_ms,
                             int force);
 
-/* Writes the queued files.  One thread besides the producer. */
+/* Writes the queued names files, and the state file when it changed and
+ * its last write is COLLECT_TPL_STATE_MS old.  One thread besides the
+ * producer. */
 void collect_tplstore_write_pending(collect_tplstore *ts);
+
+/* The same, writing the state file now if it changed (at close; by the
+ * thread that calls write_pending, or after it stopped). */
+void collect_tplstore_flush(collect_tplstore *ts);
+
+/*
+ * The templates state file, DATADIR/.templates/templates.state: every
+ * exporter's newest saved templates in one file, rewritten whole
+ * (atomically: tmp, fsync, rename) when some changed, at most every
+ * COLLECT_TPL_STATE_MS and at close.  One file for all exporters: a
+ * collector that meets 1,000 new exporters writes one file a second, not
+ * 1,000 (creating a file costs the file system far more than its bytes).
+ *
+ *   cloudflow-templates 1\n
+ *   <exporter>.tpl <length>\n  <length bytes: decode_templates_save()>\n   (per exporter)
+ *   end <number of sections>\n
+ *
+ * Per-exporter files <exporter>.tpl of earlier versions are still read at
+ * open (the state file wins for an exporter in both) and removed once the
+ * state file has been written.  A bad section is logged with the exporter
+ * and counted (load_errors); a malformed file is logged with the byte where
+ * it goes wrong, the sections before are kept, and it is rewritten.
+ */
+#define COLLECT_TPL_STATE "templates.state"
+#define COLLECT_TPL_STATE_MS 1000u
+
+/* Called for each section of a state file: name "<exporter>.tpl", the
+ * saved templates buf[0 .. len). */
+typedef int (*collect_tpl_section_fn)(void *ctx, const char *name, const uint8_t *buf, size_t len);
+
+/* Parses a state file: fn (may be NULL) for each section in order.  CF_OK
+ * for a whole, well-formed file; CF_ERR_CORRUPT with the byte offset and
+ * what is wrong in why (the sections before it were passed to fn).  Any
+ * thread; used by the fuzzer and the tests. */
+cf_err collect_tplstore_parse_state(const uint8_t *buf, size_t len, collect_tpl_section_fn fn, void *ctx,
+                                    char *why, size_t why_len);
 
 /* Counters (any thread): template files, and names files apart. */
 typedef struct collect_tpl_counts {

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "collect/tplstore.h"
 #include "ctest_util.h"
 #include "testutil.h"
 
@@ -144,12 +145,75 @@ static void test_corrupt_template_file_is_counted_and_ignored(void **state)
     assert_non_null(strstr(text, bad));
     assert_non_null(strstr(text, trunc));
     free(text);
-    /* the good templates replaced the corrupt file */
+    /* the good templates went to the state file, which replaced the old
+     * per-exporter files */
     assert_true(ct_stat(data, "total", "templates_saved") >= 1);
-    text = tu_read_file(bad, &len);
+    assert_null(tu_read_file(bad, &len));
+    assert_null(tu_read_file(trunc, &len));
+    char state_path[4400], section[128];
+    snprintf(state_path, sizeof(state_path), "%s/templates.state", tdir);
+    text = tu_read_file(state_path, &len);
     assert_non_null(text);
-    assert_memory_equal(text, "CFTP", 4);
+    assert_int_equal(collect_tplstore_parse_state((const uint8_t *)text, len, NULL, NULL, section, sizeof(section)),
+                     CF_OK);
+    snprintf(section, sizeof(section), "\n127.0.0.1_%u.tpl ", src);
+    assert_non_null(memmem(text, len, section, strlen(section)));
     free(text);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
+/* A state file cut short: counted and logged with where it goes wrong; the
+ * collector runs and writes it whole again, and a restart loads it. */
+static void test_truncated_state_file_is_counted_and_rewritten(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("tpl-state");
+    assert_non_null(dir);
+    char data[4200], tdir[4300], path[4400], log[4200], log2[4200], to[64], args[256];
+    snprintf(data, sizeof(data), "%s/data", dir);
+    snprintf(tdir, sizeof(tdir), "%s/.templates", data);
+    snprintf(path, sizeof(path), "%s/templates.state", tdir);
+    snprintf(log, sizeof(log), "%s/collect.log", dir);
+    snprintf(log2, sizeof(log2), "%s/collect2.log", dir);
+    uint16_t port = ct_free_port(4);
+    assert_true(port != 0);
+    uint16_t src = exporter_port(port);
+    char cmd[4400];
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", tdir);
+    assert_int_equal(tu_run(cmd, NULL), 0);
+    static const char cut[] = "cloudflow-templates 1\n127.0.0.1_9.tpl 100\nCFTP";
+    write_text(path, cut, sizeof(cut) - 1);
+
+    pid_t pid = start_collector(port, data, log);
+    snprintf(to, sizeof(to), "127.0.0.1:%u", port);
+    snprintf(args, sizeof(args), "--proto v9 --count 50 --rate 5000 --src-port %u", src);
+    ct_sent a;
+    assert_int_equal(ct_send(to, args, &a), 0);
+    usleep(300000);
+    assert_int_equal(ct_stop(pid, SIGTERM, 10000), 0);
+    assert_int_equal(ct_stat(data, "total", "templates_load_errors"), 1);
+    assert_int_equal(ct_stat(data, "total", "records"), a.flows);
+    size_t len = 0;
+    char *text = tu_read_file(log, &len);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "templates.state: byte 22: section 1 (127.0.0.1_9.tpl): 100 bytes announced"));
+    free(text);
+    char why[256];
+    text = tu_read_file(path, &len);
+    assert_non_null(text);
+    assert_int_equal(collect_tplstore_parse_state((const uint8_t *)text, len, NULL, NULL, why, sizeof(why)), CF_OK);
+    free(text);
+
+    /* a restart decodes data without templates from the rewritten file */
+    pid = start_collector(port, data, log2);
+    snprintf(args, sizeof(args), "--proto v9 --count 50 --rate 5000 --seed 9 --src-port %u --no-templates", src);
+    assert_int_equal(ct_send(to, args, &a), 0);
+    usleep(300000);
+    assert_int_equal(ct_stop(pid, SIGTERM, 10000), 0);
+    assert_int_equal(ct_stat(data, "total", "templates_loaded"), 1);
+    assert_int_equal(ct_stat(data, "total", "templates_load_errors"), 0);
+    assert_int_equal(ct_stat(data, "total", "records"), a.flows);
     tu_rm_rf(dir);
     free(dir);
 }
@@ -160,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_ipfix_restart_decodes_without_templates),
         cmocka_unit_test(test_v9_restart_decodes_without_templates),
         cmocka_unit_test(test_corrupt_template_file_is_counted_and_ignored),
+        cmocka_unit_test(test_truncated_state_file_is_counted_and_rewritten),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
