@@ -27,12 +27,12 @@
 #define RX_POLL_MS 100         /* stop is noticed within this */
 /* Receive coalescing: after a wake-up that found less than half a batch,
  * the receive thread waits RX_COALESCE_US before looking again, so that at
- * low and moderate rates it (and the decode thread it wakes) wakes about a
- * thousand times a second instead of once per datagram.  Only with a socket
- * buffer of at least RX_COALESCE_MIN_BUF bytes: 1 ms of a 10 Gbit/s burst
- * is 1.25 MB. */
-#define RX_COALESCE_US 1000
-#define RX_COALESCE_MIN_BUF (4u << 20)
+ * low and moderate rates it (and the decode thread it wakes) wakes a few
+ * hundred times a second instead of once per datagram.  Only with a socket
+ * buffer of at least RX_COALESCE_MIN_BUF bytes: 3 ms of a 10 Gbit/s burst
+ * is 3.75 MB. */
+#define RX_COALESCE_US 3000
+#define RX_COALESCE_MIN_BUF (8u << 20)
 #define RX_MAX_BATCH_AGE_MS 50 /* records wait at most this long in a partial batch */
 #define RX_CTRL_LEN 64         /* room for the SO_RXQ_OVFL control message */
 #define RX_DEFAULT_RING (16u * 1024u * 1024u)

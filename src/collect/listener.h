@@ -35,12 +35,12 @@
  * Receive buffer: SO_RCVBUFFORCE is tried first (works as root, beyond
  * net.core.rmem_max), then SO_RCVBUF; the effective size is logged.
  *
- * Wake-ups: a receive thread that found less than half a batch waits 1 ms
- * before looking again (when rcvbuf is at least 4 MB: 1 ms of a 10 Gbit/s
- * burst is 1.25 MB), so at low and moderate rates the receive and decode
- * threads wake about a thousand times a second, not once per datagram; at
+ * Wake-ups: a receive thread that found less than half a batch waits 3 ms
+ * before looking again (when rcvbuf is at least 8 MB: 3 ms of a 10 Gbit/s
+ * burst is 3.75 MB), so at low and moderate rates the receive and decode
+ * threads wake a few hundred times a second, not once per datagram; at
  * high rates every recvmmsg returns a full batch and nothing waits.  A
- * record is delayed by at most that 1 ms.
+ * record is delayed by at most those 3 ms.
  *
  * Allow-list (collect/acl.h): when set, datagrams (and TCP messages)
  * from other addresses are not decoded; they are counted (refused) and
