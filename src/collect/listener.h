@@ -36,8 +36,8 @@
  * net.core.rmem_max), then SO_RCVBUF; the effective size is logged.
  *
  * Wake-ups: a receive thread that found less than half a batch waits 3 ms
- * before looking again (when rcvbuf is at least 8 MB: 3 ms of a 10 Gbit/s
- * burst is 3.75 MB), so at low and moderate rates the receive and decode
+ * before looking again (when the kernel granted its sockets at least 8 MB
+ * of buffer: 3 ms of a 10 Gbit/s burst is 3.75 MB), so at low and moderate rates the receive and decode
  * threads wake a few hundred times a second, not once per datagram; at
  * high rates every recvmmsg returns a full batch and nothing waits.  A
  * record is delayed by at most those 3 ms.

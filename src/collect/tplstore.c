@@ -60,8 +60,9 @@ struct collect_tplstore {
     size_t n_files;
     names_file *nfiles;   /* names files read at open */
     size_t n_nfiles;
-    state_entry *state;   /* saver thread: every exporter's newest templates (the state file) */
-    size_t n_state, cap_state;
+    state_entry *state;   /* saver thread: every exporter's newest templates (the state file), */
+    size_t n_state, cap_state; /* least recently updated first, at most max_state */
+    size_t max_state;
     char **legacy;        /* per-exporter files read at open, removed once the state file is written */
     size_t n_legacy;
     bool state_dirty;     /* saver thread: state differs from the file */
@@ -244,6 +245,19 @@ static state_entry *state_find(collect_tplstore *ts, const char *name)
 static bool state_put(collect_tplstore *ts, const char *name, uint8_t *buf, size_t len)
 {
     state_entry *e = state_find(ts, name);
+    if (e && e != &ts->state[ts->n_state - 1]) {
+        /* the newest last: when there are more exporters than max-exporters,
+         * the ones not updated for the longest time are dropped first */
+        state_entry keep = *e;
+        memmove(e, e + 1, (size_t)(&ts->state[ts->n_state - 1] - e) * sizeof(*e));
+        ts->state[ts->n_state - 1] = keep;
+        e = &ts->state[ts->n_state - 1];
+    }
+    if (!e && ts->max_state && ts->n_state >= ts->max_state) {
+        free(ts->state[0].buf);
+        memmove(&ts->state[0], &ts->state[1], (ts->n_state - 1) * sizeof(ts->state[0]));
+        ts->n_state--;
+    }
     if (!e) {
         if (ts->n_state == ts->cap_state) {
             size_t nc = ts->cap_state ? ts->cap_state * 2 : 64;
@@ -324,17 +338,33 @@ typedef struct state_load {
     const decode_config *cfg;
     size_t max_files;
     const char *path;
+    size_t skip; /* oldest sections to drop */
 } state_load;
+
+static int count_section(void *ctx, const char *name, const uint8_t *buf, size_t len)
+{
+    (void)name, (void)buf, (void)len;
+    (*(size_t *)ctx)++;
+    return 0;
+}
 
 static int load_section(void *ctx, const char *name, const uint8_t *buf, size_t len)
 {
     state_load *sl = ctx;
     collect_tplstore *ts = sl->ts;
+    if (sl->skip > 0) { /* more exporters than max-exporters: the least recently updated go */
+        sl->skip--;
+        ts->state_dirty = true; /* written again without it */
+        bump(&ts->load_errors);
+        CF_WARN("template state file %s: exporter %s: more exporters than max-exporters; dropped", sl->path, name);
+        return 0;
+    }
     cf_err err = ts->n_files >= sl->max_files ? CF_ERR_FULL : check_templates(buf, len, sl->cfg);
     uint8_t *copy = err ? NULL : malloc(len ? len : 1);
     if (!err && !copy)
         err = CF_ERR_NOMEM;
     if (err || state_find(ts, name)) {
+        ts->state_dirty = true; /* written again without it */
         bump(&ts->load_errors);
         CF_WARN("template state file %s: exporter %s: %s; ignored (its next templates replace them)", sl->path,
                 name, !err ? "appears twice" : err == CF_ERR_FULL ? "more exporters than max-exporters"
@@ -364,7 +394,9 @@ static void preload_state(collect_tplstore *ts, size_t max_files, const decode_c
         return;
     }
     char why[256];
-    state_load sl = {ts, cfg, max_files, path};
+    size_t n_sections = 0;
+    (void)collect_tplstore_parse_state(buf, len, count_section, &n_sections, why, sizeof(why));
+    state_load sl = {ts, cfg, max_files, path, n_sections > max_files ? n_sections - max_files : 0};
     if (collect_tplstore_parse_state(buf, len, load_section, &sl, why, sizeof(why)) != CF_OK) {
         bump(&ts->load_errors);
         CF_WARN("template state file %s: %s; the sections before it were kept", path, why);
@@ -380,6 +412,33 @@ static void preload_one(collect_tplstore *ts, const char *name, const decode_con
 {
     char path[4200];
     snprintf(path, sizeof(path), "%s/%s", ts->dir, name);
+    if (!good_name(name, strlen(name))) {
+        CF_WARN("template file %s: not a name the collector writes; left alone", path);
+        return;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    cf_err err = CF_OK;
+    if (!state_find(ts, name)) { /* else the state file is newer: the file only goes */
+        err = ts->n_files >= max_files ? CF_ERR_FULL : read_file(path, COLLECT_TPL_MAX_FILE, &buf, &len);
+        if (!err)
+            err = check_templates(buf, len, cfg);
+        if (err) {
+            bump(&ts->load_errors);
+            CF_WARN("template file %s: %s; ignored (the exporter's next templates replace it)", path,
+                    err == CF_ERR_CORRUPT  ? "truncated or corrupt"
+                    : err == CF_ERR_RANGE  ? "too large"
+                    : err == CF_ERR_FULL   ? "more files than max-exporters"
+                    : err == CF_ERR_IO     ? strerror(errno)
+                                           : cf_err_str(err));
+            free(buf);
+            if (err != CF_ERR_CORRUPT && err != CF_ERR_RANGE)
+                return; /* kept: it may load another time */
+        } else {
+            keep_loaded(ts, name, buf, len);
+        }
+    }
+    /* migrated into the state (or useless): removed once the state file is written */
     char **nl = realloc(ts->legacy, (ts->n_legacy + 1) * sizeof(*nl));
     if (nl) {
         ts->legacy = nl;
@@ -387,25 +446,6 @@ static void preload_one(collect_tplstore *ts, const char *name, const decode_con
             ts->n_legacy++;
     }
     ts->state_dirty = true;
-    if (state_find(ts, name))
-        return; /* the state file is newer */
-    uint8_t *buf = NULL;
-    size_t len = 0;
-    cf_err err = ts->n_files >= max_files ? CF_ERR_FULL : read_file(path, COLLECT_TPL_MAX_FILE, &buf, &len);
-    if (!err)
-        err = check_templates(buf, len, cfg);
-    if (err) {
-        bump(&ts->load_errors);
-        CF_WARN("template file %s: %s; ignored (the exporter's next templates replace it)", path,
-                err == CF_ERR_CORRUPT  ? "truncated or corrupt"
-                : err == CF_ERR_RANGE  ? "too large"
-                : err == CF_ERR_FULL   ? "more files than max-exporters"
-                : err == CF_ERR_IO     ? strerror(errno)
-                                       : cf_err_str(err));
-        free(buf);
-        return;
-    }
-    keep_loaded(ts, name, buf, len);
 }
 
 static cf_err preload(collect_tplstore *ts, size_t max_files, const decode_config *cfg)
@@ -418,6 +458,7 @@ static cf_err preload(collect_tplstore *ts, size_t max_files, const decode_confi
         closedir(d);
         return CF_ERR_NOMEM;
     }
+    ts->max_state = max_files;
     preload_state(ts, max_files, cfg);
     struct dirent *de;
     while ((de = readdir(d)) != NULL) {
@@ -711,7 +752,7 @@ static void write_state(collect_tplstore *ts, uint64_t n_saves, bool force)
     size_t len = 0;
     uint8_t *buf = state_serialise(ts, &len);
     if (!buf || write_atomic(ts->dir, COLLECT_TPL_STATE, buf, len) != 0) {
-        atomic_fetch_add_explicit(&ts->save_errors, n_saves ? n_saves : 1, memory_order_relaxed);
+        bump(&ts->save_errors); /* one failed write (retried in a second) */
         cf_log_limited(&ts->rl, CF_LOG_WARN, "cannot write the template state file %s/%s: %s", ts->dir,
                        COLLECT_TPL_STATE, buf ? strerror(errno) : "out of memory");
         free(buf);
@@ -720,6 +761,14 @@ static void write_state(collect_tplstore *ts, uint64_t n_saves, bool force)
     free(buf);
     atomic_fetch_add_explicit(&ts->saved, n_saves, memory_order_relaxed);
     ts->state_dirty = false;
+    if (ts->n_legacy) { /* the rename on disk before the files it replaces go */
+        int dfd = open(ts->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        bool synced = dfd >= 0 && fsync(dfd) == 0;
+        if (dfd >= 0)
+            close(dfd);
+        if (!synced)
+            return; /* the old files stay until a later write */
+    }
     for (size_t i = 0; i < ts->n_legacy; i++) {
         if (unlink(ts->legacy[i]) != 0 && errno != ENOENT)
             CF_WARN("cannot remove the old template file %s: %s", ts->legacy[i], strerror(errno));

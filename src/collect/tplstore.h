@@ -112,9 +112,12 @@ void collect_tplstore_flush(collect_tplstore *ts);
  *   <exporter>.tpl <length>\n  <length bytes: decode_templates_save()>\n   (per exporter)
  *   end <number of sections>\n
  *
+ * At most max_files exporters are kept: beyond, the one updated least
+ * recently is dropped (sections are written least recently updated first).
  * Per-exporter files <exporter>.tpl of earlier versions are still read at
  * open (the state file wins for an exporter in both) and removed once the
- * state file has been written.  A bad section is logged with the exporter
+ * state file has been written (and its directory synced); one that cannot
+ * be read now (I/O error, beyond max_files) is left alone.  A bad section is logged with the exporter
  * and counted (load_errors); a malformed file is logged with the byte where
  * it goes wrong, the sections before are kept, and it is rewritten.
  */

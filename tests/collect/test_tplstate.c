@@ -8,9 +8,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "collect/tplstore.h"
+#include "testutil.h"
 
 typedef struct seen {
     int n;
@@ -90,11 +92,70 @@ static void test_broken_files(void **state)
     assert_non_null(strstr(why, "too long"));
 }
 
+/* A state file with more exporters than max-exporters: the least recently
+ * updated (first) ones are dropped and counted, the newest loaded. */
+static void test_state_keeps_the_newest_exporters(void **state)
+{
+    (void)state;
+    char blob_path[4200];
+    snprintf(blob_path, sizeof(blob_path), "%s/fuzz/corpus/template_file/juniper_ipfix", getenv("CF_SOURCE_DIR"));
+    size_t blen = 0;
+    char *blob = tu_read_file(blob_path, &blen);
+    assert_non_null(blob);
+    char *dir = tu_mkdtemp("tplstate");
+    assert_non_null(dir);
+    char tdir[4300], path[4400];
+    snprintf(tdir, sizeof(tdir), "%s/.templates", dir);
+    assert_int_equal(mkdir(tdir, 0755), 0);
+    snprintf(path, sizeof(path), "%s/templates.state", tdir);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs("cloudflow-templates 1\n", f);
+    for (int i = 1; i <= 3; i++) {
+        fprintf(f, "192.0.2.%d_2055.tpl %zu\n", i, blen);
+        fwrite(blob, 1, blen, f);
+        fputc('\n', f);
+    }
+    fputs("end 3\n", f);
+    fclose(f);
+
+    collect_tplstore *ts = NULL;
+    char err[256];
+    assert_int_equal(collect_tplstore_open(dir, 2, NULL, &ts, err, sizeof(err)), CF_OK);
+    collect_tpl_counts c;
+    collect_tplstore_counts(ts, &c);
+    assert_int_equal(c.load_errors, 1);
+    for (int i = 1; i <= 3; i++) {
+        decode_exporter dx;
+        uint8_t addr[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 0, 2, (uint8_t)i};
+        decode_exporter_init(&dx, addr, 2055);
+        collect_tpl_mark m = {0};
+        collect_tplstore_first_seen(ts, &dx, &m);
+        assert_int_equal(decode_template_count(&dx) > 0, i > 1); /* 192.0.2.1 was dropped */
+        decode_exporter_free(&dx);
+    }
+    collect_tplstore_counts(ts, &c);
+    assert_int_equal(c.loaded, 2);
+    collect_tplstore_close(ts);
+    /* closing rewrote the file with the two kept */
+    size_t len = 0;
+    char *text = tu_read_file(path, &len);
+    assert_non_null(text);
+    assert_null(memmem(text, len, "192.0.2.1_2055.tpl", 18));
+    assert_non_null(memmem(text, len, "192.0.2.3_2055.tpl", 18));
+    assert_non_null(memmem(text, len, "\nend 2\n", 7));
+    free(text);
+    free(blob);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_whole_files),
         cmocka_unit_test(test_broken_files),
+        cmocka_unit_test(test_state_keeps_the_newest_exporters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
