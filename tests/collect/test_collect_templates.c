@@ -108,28 +108,51 @@ static void write_text(const char *path, const char *text, size_t len)
     fclose(f);
 }
 
+/* A test's directories: dir (temporary), data = dir/data, tdir =
+ * data/.templates (created), log = dir/collect.log; a free port and the
+ * exporter's source port. */
+typedef struct tpl_env {
+    char *dir;
+    char data[4200], tdir[4300], log[4200], to[64];
+    uint16_t port, src;
+} tpl_env;
+
+static void env_init(tpl_env *e, const char *tag)
+{
+    e->dir = tu_mkdtemp(tag);
+    assert_non_null(e->dir);
+    snprintf(e->data, sizeof(e->data), "%s/data", e->dir);
+    snprintf(e->tdir, sizeof(e->tdir), "%s/.templates", e->data);
+    snprintf(e->log, sizeof(e->log), "%s/collect.log", e->dir);
+    e->port = ct_free_port(4);
+    assert_true(e->port != 0);
+    e->src = exporter_port(e->port);
+    snprintf(e->to, sizeof(e->to), "127.0.0.1:%u", e->port);
+    char cmd[4400];
+    snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", e->tdir);
+    assert_int_equal(tu_run(cmd, NULL), 0);
+}
+
+static void env_free(tpl_env *e)
+{
+    tu_rm_rf(e->dir);
+    free(e->dir);
+}
+
 static void test_corrupt_template_file_is_counted_and_ignored(void **state)
 {
     (void)state;
-    char *dir = tu_mkdtemp("tpl-bad");
-    assert_non_null(dir);
-    char data[4200], tdir[4300], bad[4400], trunc[4400], log[4200], to[64], args[256];
-    snprintf(data, sizeof(data), "%s/data", dir);
-    snprintf(tdir, sizeof(tdir), "%s/.templates", data);
-    snprintf(log, sizeof(log), "%s/collect.log", dir);
-    uint16_t port = ct_free_port(4);
-    assert_true(port != 0);
-    uint16_t src = exporter_port(port);
-    char cmd[4400];
-    snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", tdir);
-    assert_int_equal(tu_run(cmd, NULL), 0);
+    tpl_env e;
+    env_init(&e, "tpl-bad");
+    char bad[4400], trunc[4400], args[256];
+    const char *data = e.data, *tdir = e.tdir, *log = e.log, *to = e.to;
+    uint16_t port = e.port, src = e.src;
     snprintf(bad, sizeof(bad), "%s/127.0.0.1_%u.tpl", tdir, src);
     write_text(bad, "this is not a template file", 27);
     snprintf(trunc, sizeof(trunc), "%s/127.0.0.1_1.tpl", tdir);
     write_text(trunc, "CFTP\0\1\0\0", 8); /* a header cut short */
 
     pid_t pid = start_collector(port, data, log);
-    snprintf(to, sizeof(to), "127.0.0.1:%u", port);
     snprintf(args, sizeof(args), "--proto ipfix --count 50 --rate 5000 --src-port %u", src);
     ct_sent a;
     assert_int_equal(ct_send(to, args, &a), 0);
@@ -159,8 +182,7 @@ static void test_corrupt_template_file_is_counted_and_ignored(void **state)
     snprintf(section, sizeof(section), "\n127.0.0.1_%u.tpl ", src);
     assert_non_null(memmem(text, len, section, strlen(section)));
     free(text);
-    tu_rm_rf(dir);
-    free(dir);
+    env_free(&e);
 }
 
 /* A state file cut short: counted and logged with where it goes wrong; the
@@ -168,25 +190,17 @@ static void test_corrupt_template_file_is_counted_and_ignored(void **state)
 static void test_truncated_state_file_is_counted_and_rewritten(void **state)
 {
     (void)state;
-    char *dir = tu_mkdtemp("tpl-state");
-    assert_non_null(dir);
-    char data[4200], tdir[4300], path[4400], log[4200], log2[4200], to[64], args[256];
-    snprintf(data, sizeof(data), "%s/data", dir);
-    snprintf(tdir, sizeof(tdir), "%s/.templates", data);
-    snprintf(path, sizeof(path), "%s/templates.state", tdir);
-    snprintf(log, sizeof(log), "%s/collect.log", dir);
-    snprintf(log2, sizeof(log2), "%s/collect2.log", dir);
-    uint16_t port = ct_free_port(4);
-    assert_true(port != 0);
-    uint16_t src = exporter_port(port);
-    char cmd[4400];
-    snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", tdir);
-    assert_int_equal(tu_run(cmd, NULL), 0);
+    tpl_env e;
+    env_init(&e, "tpl-state");
+    char path[4400], log2[4200], args[256];
+    const char *data = e.data, *log = e.log, *to = e.to;
+    uint16_t port = e.port, src = e.src;
+    snprintf(path, sizeof(path), "%s/templates.state", e.tdir);
+    snprintf(log2, sizeof(log2), "%s/collect2.log", e.dir);
     static const char cut[] = "cloudflow-templates 1\n127.0.0.1_9.tpl 100\nCFTP";
     write_text(path, cut, sizeof(cut) - 1);
 
     pid_t pid = start_collector(port, data, log);
-    snprintf(to, sizeof(to), "127.0.0.1:%u", port);
     snprintf(args, sizeof(args), "--proto v9 --count 50 --rate 5000 --src-port %u", src);
     ct_sent a;
     assert_int_equal(ct_send(to, args, &a), 0);
@@ -214,8 +228,7 @@ static void test_truncated_state_file_is_counted_and_rewritten(void **state)
     assert_int_equal(ct_stat(data, "total", "templates_loaded"), 1);
     assert_int_equal(ct_stat(data, "total", "templates_load_errors"), 0);
     assert_int_equal(ct_stat(data, "total", "records"), a.flows);
-    tu_rm_rf(dir);
-    free(dir);
+    env_free(&e);
 }
 
 int main(void)
