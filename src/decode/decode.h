@@ -5,7 +5,9 @@
  * payload it receives to decode_packet() together with the state of the
  * exporter it came from.  The decoder recognises the protocol by the version
  * field, checks every length against the bytes it has, and hands each flow
- * record it decodes to the caller's emit callback.  Decoders never write
+ * record it decodes to the caller: to an emit callback (decode_packet), or,
+ * on the fast paths, straight into the columns of the caller's flow_batch
+ * (decode_packet_out, which the collector uses).  Decoders never write
  * files and never allocate per packet.
  *
  * Ownership: the caller owns the decode_exporter (one per exporter address
