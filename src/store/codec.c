@@ -69,6 +69,7 @@ void store_codec_ctx_free(store_codec_ctx *c)
 {
     free(c->raw);
     free(c->tmp);
+    free(c->codes);
     ZSTD_freeCCtx(c->zstd_c);
     ZSTD_freeDCtx(c->zstd_d);
     memset(c, 0, sizeof(*c));
@@ -451,32 +452,47 @@ static inline __attribute__((always_inline)) void dict_value(const uint8_t *vals
 static unsigned dict_bits(unsigned n_vals) { return n_vals <= 2 ? 1 : n_vals <= 4 ? 2 : 4; }
 
 static inline __attribute__((always_inline)) bool dict_build_w(small_dict *d, const uint8_t *vals, unsigned w,
-                                                              size_t n)
+                                                              size_t n, uint8_t *codes)
 {
     uint64_t plo = 0, phi = 0;
+    int pc = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t lo, hi;
         dict_value(vals, w, i, &lo, &hi);
-        if (i > 0 && lo == plo && hi == phi)
-            continue; /* runs are common: skip the hash */
-        if (dict_code(d, lo, hi) < 0)
-            return false;
-        plo = lo, phi = hi;
+        if (i == 0 || lo != plo || hi != phi) { /* runs are common: skip the hash */
+            if ((pc = dict_code(d, lo, hi)) < 0)
+                return false;
+            plo = lo, phi = hi;
+        }
+        codes[i] = (uint8_t)pc;
     }
     return true;
 }
 
-/* Builds the dictionary of a column; false when it has too many values. */
-static bool dict_build(small_dict *d, const uint8_t *vals, unsigned w, size_t n)
+/* Builds the dictionary of a column and the code of each value (codes[0 ..
+ * n), for dict_put); false when it has too many values. */
+static bool dict_build(small_dict *d, const uint8_t *vals, unsigned w, size_t n, uint8_t *codes)
 {
     memset(d, 0, sizeof(*d));
     switch (w) {
-    case 1: return dict_build_w(d, vals, 1, n);
-    case 2: return dict_build_w(d, vals, 2, n);
-    case 4: return dict_build_w(d, vals, 4, n);
-    case 8: return dict_build_w(d, vals, 8, n);
-    default: return dict_build_w(d, vals, 16, n);
+    case 1: return dict_build_w(d, vals, 1, n, codes);
+    case 2: return dict_build_w(d, vals, 2, n, codes);
+    case 4: return dict_build_w(d, vals, 4, n, codes);
+    case 8: return dict_build_w(d, vals, 8, n, codes);
+    default: return dict_build_w(d, vals, 16, n, codes);
     }
+}
+
+static cf_err codes_reserve(store_codec_ctx *c, size_t n)
+{
+    if (n <= c->codes_cap)
+        return CF_OK;
+    uint8_t *p = realloc(c->codes, n);
+    if (!p)
+        return CF_ERR_NOMEM;
+    c->codes = p;
+    c->codes_cap = n;
+    return CF_OK;
 }
 
 static size_t dict_raw_len(unsigned n_vals, unsigned w, size_t n)
@@ -484,22 +500,8 @@ static size_t dict_raw_len(unsigned n_vals, unsigned w, size_t n)
     return (size_t)n_vals * w + (n * dict_bits(n_vals) + 7) / 8;
 }
 
-static inline __attribute__((always_inline)) void dict_codes_w(small_dict *d, const uint8_t *vals, unsigned w,
-                                                              size_t n, unsigned k, uint8_t *codes)
-{
-    uint64_t plo = 0, phi = 0;
-    unsigned pc = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t lo, hi;
-        dict_value(vals, w, i, &lo, &hi);
-        if (i == 0 || lo != plo || hi != phi) /* runs are common: skip the hash */
-            pc = (unsigned)dict_code(d, lo, hi);
-        plo = lo, phi = hi;
-        codes[(i * k) >> 3] |= (uint8_t)(pc << ((i * k) & 7));
-    }
-}
-
-static void dict_put(small_dict *d, const uint8_t *vals, unsigned w, size_t n, uint8_t *out)
+/* The dictionary's values, then the codes dict_build() found, k bits each. */
+static void dict_put(const small_dict *d, const uint8_t *codes_in, unsigned w, size_t n, uint8_t *out)
 {
     unsigned k = dict_bits(d->n);
     for (unsigned c = 0; c < d->n; c++) {
@@ -514,13 +516,8 @@ static void dict_put(small_dict *d, const uint8_t *vals, unsigned w, size_t n, u
     }
     uint8_t *codes = out + (size_t)d->n * w;
     memset(codes, 0, (n * k + 7) / 8);
-    switch (w) {
-    case 1: dict_codes_w(d, vals, 1, n, k, codes); break;
-    case 2: dict_codes_w(d, vals, 2, n, k, codes); break;
-    case 4: dict_codes_w(d, vals, 4, n, k, codes); break;
-    case 8: dict_codes_w(d, vals, 8, n, k, codes); break;
-    default: dict_codes_w(d, vals, 16, n, k, codes); break;
-    }
+    for (size_t i = 0; i < n; i++)
+        codes[(i * k) >> 3] |= (uint8_t)(codes_in[i] << ((i * k) & 7));
 }
 
 static inline __attribute__((always_inline)) void dict_get_w(const uint64_t *tab, const uint8_t *codes,
@@ -884,7 +881,9 @@ static cf_err encode_int(store_codec_ctx *cx, const flow_field *f, const uint8_t
     size_t c_dict = SIZE_MAX;
     uint8_t code[256];
     bool small = nb == 1 && is_for;
-    if (nb > 0 && (small ? dict_small(&dict, &j, code) : dict_build(&dict, vals, f->width, n)))
+    if (!small && nb > 0 && codes_reserve(cx, n) != CF_OK)
+        return CF_ERR_NOMEM;
+    if (nb > 0 && (small ? dict_small(&dict, &j, code) : dict_build(&dict, vals, f->width, n, cx->codes)))
         c_dict = dict_raw_len(dict.n, f->width, n);
     e->nbytes = (uint8_t)nb;
     if (c_dict < c_planes && c_dict < c_sparse) {
@@ -898,7 +897,7 @@ static cf_err encode_int(store_codec_ctx *cx, const flow_field *f, const uint8_t
         if (small)
             put_layout(&j, LAYOUT_DICT_SMALL, cx->raw);
         else
-            dict_put(&dict, vals, f->width, n, cx->raw);
+            dict_put(&dict, cx->codes, f->width, n, cx->raw);
     } else if (c_sparse < c_planes) {
         e->encoding |= STORE_ENC_F_SPARSE;
         e->raw_len = (uint32_t)put_layout(&j, LAYOUT_SPARSE, cx->raw);
@@ -970,12 +969,15 @@ static cf_err encode_addr(store_codec_ctx *cx, const uint8_t *vals, size_t n, st
     if (err)
         return err;
     small_dict dict;
-    if (dict_build(&dict, vals, 16, n) && dict_raw_len(dict.n, 16, n) < n * np) {
+    err = codes_reserve(cx, n);
+    if (err)
+        return err;
+    if (dict_build(&dict, vals, 16, n, cx->codes) && dict_raw_len(dict.n, 16, n) < n * np) {
         e->encoding = STORE_ENC_SMALLDICT;
         e->aux = (uint16_t)dict.n;
         e->nbytes = (uint8_t)dict_bits(dict.n);
         e->raw_len = (uint32_t)dict_raw_len(dict.n, 16, n);
-        dict_put(&dict, vals, 16, n, cx->raw);
+        dict_put(&dict, cx->codes, 16, n, cx->raw);
         return CF_OK;
     }
     e->encoding = STORE_ENC_PLANES;

@@ -159,6 +159,8 @@ typedef struct store_codec_ctx {
     size_t raw_cap;
     uint64_t *tmp;     /* transformed values of one column */
     size_t tmp_cap;    /* in values */
+    uint8_t *codes;    /* dictionary code of each value of one column */
+    size_t codes_cap;
     void *zstd_c;      /* ZSTD_CCtx *, created on first use */
     void *zstd_d;      /* ZSTD_DCtx * */
 } store_codec_ctx;
