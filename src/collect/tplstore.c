@@ -741,9 +741,9 @@ static int write_atomic(const char *dir, const char *name, const uint8_t *buf, s
 }
 
 /* Writes the state file when it changed and the last write is at least
- * COLLECT_TPL_STATE_MS old (or force); then removes the per-exporter files
- * of earlier versions. */
-static void write_state(collect_tplstore *ts, uint64_t n_saves, bool force)
+ * COLLECT_TPL_STATE_MS old (or force), counting the saves it holds; then
+ * removes the per-exporter files of earlier versions. */
+static void write_state(collect_tplstore *ts, bool force)
 {
     uint64_t now = cf_time_mono_ms();
     if (!ts->state_dirty || (!force && ts->state_written_ms && now - ts->state_written_ms < COLLECT_TPL_STATE_MS))
@@ -759,7 +759,8 @@ static void write_state(collect_tplstore *ts, uint64_t n_saves, bool force)
         return;
     }
     free(buf);
-    atomic_fetch_add_explicit(&ts->saved, n_saves, memory_order_relaxed);
+    atomic_fetch_add_explicit(&ts->saved, ts->unwritten, memory_order_relaxed);
+    ts->unwritten = 0;
     ts->state_dirty = false;
     if (ts->n_legacy) { /* the rename on disk before the files it replaces go */
         int dfd = open(ts->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -806,11 +807,7 @@ static void write_pending(collect_tplstore *ts, bool force)
         }
         free(s.buf);
     }
-    uint64_t before = ts->unwritten;
-    bool dirty = ts->state_dirty;
-    write_state(ts, before, force);
-    if (dirty && !ts->state_dirty)
-        ts->unwritten = 0;
+    write_state(ts, force);
 }
 
 void collect_tplstore_write_pending(collect_tplstore *ts) { write_pending(ts, false); }

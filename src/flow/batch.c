@@ -210,38 +210,25 @@ uint32_t flow_batch_run(flow_batch *b, const flow_record *c, uint64_t vary, size
         b->run_valid = 1;
         return 0;
     }
-    if (b->run_valid && memcmp(c, &b->run_c, sizeof(*c)) == 0) {
-        /* the record of the last run (the usual case: the next set or
-         * packet of the same exporter): its columns outside `varies` equal
-         * ref's, so only those filled need its value */
-        flow_batch_vary(b, vary);
-        for (uint64_t fill = b->varies & ~vary; fill; fill &= fill - 1) {
-            const flow_field *f = flow_field_by_id((unsigned)__builtin_ctzll(fill));
-            fill_rows(b->cols[f->id] + (size_t)row * f->width, cv + f->offset, f->width, m);
-        }
-        return row;
-    }
-    memcpy(&b->run_c, c, sizeof(*c));
-    b->run_valid = 1;
-    for (size_t i = 0; i < flow_n_fields; i++) {
-        const flow_field *f = &flow_fields[i];
-        uint64_t bit = UINT64_C(1) << f->id;
-        uint8_t *col = b->cols[f->id];
-        bool filled = (b->varies & bit) != 0;
-        if (vary & bit) {
-            if (!filled) {
-                fill_rows(col, rv + f->offset, f->width, row);
-                b->varies |= bit;
-            }
-            continue;
-        }
-        if (!filled) {
+    if (!b->run_valid || memcmp(c, &b->run_c, sizeof(*c)) != 0) {
+        /* not the last run's record (whose columns outside `varies` equal
+         * ref's, the usual case: the next set or packet of the same
+         * exporter): each column of c that differs from ref is filled from
+         * now on */
+        for (uint64_t t = registry_mask() & ~vary & ~b->varies; t; t &= t - 1) {
+            const flow_field *f = flow_field_by_id((unsigned)__builtin_ctzll(t));
             if (same_value(cv + f->offset, rv + f->offset, f->width))
                 continue;
-            fill_rows(col, rv + f->offset, f->width, row);
-            b->varies |= bit;
+            fill_rows(b->cols[f->id], rv + f->offset, f->width, row);
+            b->varies |= UINT64_C(1) << f->id;
         }
-        fill_rows(col + (size_t)row * f->width, cv + f->offset, f->width, m);
+        memcpy(&b->run_c, c, sizeof(*c));
+        b->run_valid = 1;
+    }
+    flow_batch_vary(b, vary);
+    for (uint64_t fill = b->varies & ~vary; fill; fill &= fill - 1) {
+        const flow_field *f = flow_field_by_id((unsigned)__builtin_ctzll(fill));
+        fill_rows(b->cols[f->id] + (size_t)row * f->width, cv + f->offset, f->width, m);
     }
     return row;
 }

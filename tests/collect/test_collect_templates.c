@@ -28,6 +28,19 @@ static pid_t start_collector(uint16_t port, const char *data, const char *log)
     return pid;
 }
 
+/* One collector run: starts it on port with data and log, sends the
+ * simulated exporter's traffic (cloudflow sim args) to it, stops it with
+ * SIGTERM once the traffic is in; *sent describes what was sent. */
+static void collect_once(uint16_t port, const char *data, const char *log, const char *args, ct_sent *sent)
+{
+    char to[64];
+    snprintf(to, sizeof(to), "127.0.0.1:%u", port);
+    pid_t pid = start_collector(port, data, log);
+    assert_int_equal(ct_send(to, args, sent), 0);
+    usleep(300000);
+    assert_int_equal(ct_stop(pid, SIGTERM, 10000), 0);
+}
+
 /* A source port for the simulated exporter, free right now. */
 static uint16_t exporter_port(uint16_t avoid)
 {
@@ -44,33 +57,26 @@ static void restart_decodes(const char *proto)
 {
     char *dir = tu_mkdtemp("tpl");
     assert_non_null(dir);
-    char data[4200], log1[4200], log2[4200], to[64], args[256], scope[64];
+    char data[4200], log1[4200], log2[4200], args[256], scope[64];
     snprintf(data, sizeof(data), "%s/data", dir);
     snprintf(log1, sizeof(log1), "%s/collect1.log", dir);
     snprintf(log2, sizeof(log2), "%s/collect2.log", dir);
     uint16_t port = ct_free_port(4);
     assert_true(port != 0);
     uint16_t src = exporter_port(port);
-    snprintf(to, sizeof(to), "127.0.0.1:%u", port);
     snprintf(scope, sizeof(scope), "127.0.0.1:%u", src);
 
     /* first run: templates then data */
-    pid_t pid = start_collector(port, data, log1);
     ct_sent a, b;
     snprintf(args, sizeof(args), "--proto %s --count 100 --rate 5000 --seed 5 --src-port %u", proto, src);
-    assert_int_equal(ct_send(to, args, &a), 0);
-    usleep(300000);
-    assert_int_equal(ct_stop(pid, SIGTERM, 10000), 0);
+    collect_once(port, data, log1, args, &a);
     assert_int_equal(ct_stat(data, "total", "records"), a.flows);
     assert_true(ct_stat(data, "total", "templates_saved") >= 1);
 
     /* second run: the exporter sends data only */
-    pid = start_collector(port, data, log2);
     snprintf(args, sizeof(args), "--proto %s --count 100 --rate 5000 --seed 6 --src-port %u --no-templates", proto,
              src);
-    assert_int_equal(ct_send(to, args, &b), 0);
-    usleep(300000);
-    assert_int_equal(ct_stop(pid, SIGTERM, 10000), 0);
+    collect_once(port, data, log2, args, &b);
     assert_int_equal(ct_stat(data, "total", "templates_loaded"), 1);
     assert_int_equal(ct_stat(data, "total", "templates_load_errors"), 0);
     assert_int_equal(ct_stat(data, "total", "unknown_template"), 0);
@@ -113,7 +119,7 @@ static void write_text(const char *path, const char *text, size_t len)
  * exporter's source port. */
 typedef struct tpl_env {
     char *dir;
-    char data[4200], tdir[4300], log[4200], to[64];
+    char data[4200], tdir[4300], log[4200];
     uint16_t port, src;
 } tpl_env;
 
@@ -127,7 +133,6 @@ static void env_init(tpl_env *e, const char *tag)
     e->port = ct_free_port(4);
     assert_true(e->port != 0);
     e->src = exporter_port(e->port);
-    snprintf(e->to, sizeof(e->to), "127.0.0.1:%u", e->port);
     char cmd[4400];
     snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", e->tdir);
     assert_int_equal(tu_run(cmd, NULL), 0);
@@ -145,19 +150,16 @@ static void test_corrupt_template_file_is_counted_and_ignored(void **state)
     tpl_env e;
     env_init(&e, "tpl-bad");
     char bad[4400], trunc[4400], args[256];
-    const char *data = e.data, *tdir = e.tdir, *log = e.log, *to = e.to;
+    const char *data = e.data, *tdir = e.tdir, *log = e.log;
     uint16_t port = e.port, src = e.src;
     snprintf(bad, sizeof(bad), "%s/127.0.0.1_%u.tpl", tdir, src);
     write_text(bad, "this is not a template file", 27);
     snprintf(trunc, sizeof(trunc), "%s/127.0.0.1_1.tpl", tdir);
     write_text(trunc, "CFTP\0\1\0\0", 8); /* a header cut short */
 
-    pid_t pid = start_collector(port, data, log);
     snprintf(args, sizeof(args), "--proto ipfix --count 50 --rate 5000 --src-port %u", src);
     ct_sent a;
-    assert_int_equal(ct_send(to, args, &a), 0);
-    usleep(300000);
-    assert_int_equal(ct_stop(pid, SIGTERM, 10000), 0);
+    collect_once(port, data, log, args, &a);
     assert_int_equal(ct_stat(data, "total", "templates_load_errors"), 2);
     assert_int_equal(ct_stat(data, "total", "templates_loaded"), 0);
     assert_int_equal(ct_stat(data, "total", "records"), a.flows);
@@ -193,19 +195,16 @@ static void test_truncated_state_file_is_counted_and_rewritten(void **state)
     tpl_env e;
     env_init(&e, "tpl-state");
     char path[4400], log2[4200], args[256];
-    const char *data = e.data, *log = e.log, *to = e.to;
+    const char *data = e.data, *log = e.log;
     uint16_t port = e.port, src = e.src;
     snprintf(path, sizeof(path), "%s/templates.state", e.tdir);
     snprintf(log2, sizeof(log2), "%s/collect2.log", e.dir);
     static const char cut[] = "cloudflow-templates 1\n127.0.0.1_9.tpl 100\nCFTP";
     write_text(path, cut, sizeof(cut) - 1);
 
-    pid_t pid = start_collector(port, data, log);
     snprintf(args, sizeof(args), "--proto v9 --count 50 --rate 5000 --src-port %u", src);
     ct_sent a;
-    assert_int_equal(ct_send(to, args, &a), 0);
-    usleep(300000);
-    assert_int_equal(ct_stop(pid, SIGTERM, 10000), 0);
+    collect_once(port, data, log, args, &a);
     assert_int_equal(ct_stat(data, "total", "templates_load_errors"), 1);
     assert_int_equal(ct_stat(data, "total", "records"), a.flows);
     size_t len = 0;
@@ -220,11 +219,8 @@ static void test_truncated_state_file_is_counted_and_rewritten(void **state)
     free(text);
 
     /* a restart decodes data without templates from the rewritten file */
-    pid = start_collector(port, data, log2);
     snprintf(args, sizeof(args), "--proto v9 --count 50 --rate 5000 --seed 9 --src-port %u --no-templates", src);
-    assert_int_equal(ct_send(to, args, &a), 0);
-    usleep(300000);
-    assert_int_equal(ct_stop(pid, SIGTERM, 10000), 0);
+    collect_once(port, data, log2, args, &a);
     assert_int_equal(ct_stat(data, "total", "templates_loaded"), 1);
     assert_int_equal(ct_stat(data, "total", "templates_load_errors"), 0);
     assert_int_equal(ct_stat(data, "total", "records"), a.flows);
