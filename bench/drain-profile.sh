@@ -5,7 +5,7 @@
 # usage: bench/drain-profile.sh [--proto v9] [--flows N] [--port P] [--bin PATH] [-- collect options]
 set -u
 PROTO=v9 FLOWS=3000000 PORT=47985 BIN=${CLOUDFLOW:-build-rel/cloudflow}
-GEN=${GEN:-$(cd "$(dirname "$0")/../../shared/bench/gen" && pwd)/nfgen}  # make -C ../shared/bench builds it
+GEN=${GEN:-${BENCHDATA:-/var/tmp/cloudflow-bench}/bin/gen/nfgen}  # ../shared/bench/lib/build.sh builds it there
 while [ $# -gt 0 ]; do
     case $1 in
     --proto) PROTO=$2; shift 2 ;; --flows) FLOWS=$2; shift 2 ;;

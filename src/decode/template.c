@@ -487,7 +487,13 @@ cf_err tpl_parse_record(decode_exporter *ex, uint8_t proto, int options, uint32_
         tpl_free(t);
         return tpl_bad(ex, count, &ts->bad_template, CF_ERR_TRUNCATED);
     }
-    if (!tpl_compile(t)) {
+    /* a refresh (most template records: exporters resend them every few
+     * seconds) takes the compiled plan of the template it repeats, which
+     * depends on nothing but the fields */
+    const tpl *old = tpl_find(ex, proto, domain, h.id);
+    if (old && tpl_same(old, t))
+        memcpy(t, old, tpl_alloc_size(h.n_fields));
+    else if (!tpl_compile(t)) {
         tpl_free(t);
         return tpl_bad(ex, count, &ts->bad_template, CF_ERR_MALFORMED);
     }

@@ -433,6 +433,33 @@ static void test_template_replace_refresh_withdraw(void **state)
     assert_int_equal(t.templates_refreshed, 1);
     assert_int_equal(t.templates_replaced, 1);
     assert_int_equal(decode_template_count(&g_ex), 2);
+    /* a refresh in a later message takes the installed template's plan:
+     * its data still decodes as the replaced template says */
+    ipfix_begin(&m, 1, 1);
+    one_field_template(&m, 600, 11, 2);
+    set_begin(&m, 600);
+    put16(&m, 443);
+    set_end(&m);
+    assert_int_equal(run(&m, &s), CF_OK);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.recs[0].dst_port, 443);
+    assert_int_equal(s.recs[0].src_port, 0);
+    assert_int_equal(tstats().templates_refreshed, 2);
+    /* a two-field template under the same id is compiled anew */
+    ipfix_begin(&m, 1, 1);
+    set_begin(&m, 2);
+    put16(&m, 600), put16(&m, 2);
+    field(&m, 7, 2, 0);
+    field(&m, 11, 2, 0);
+    set_end(&m);
+    set_begin(&m, 600);
+    put16(&m, 1234), put16(&m, 80);
+    set_end(&m);
+    assert_int_equal(run(&m, &s), CF_OK);
+    assert_int_equal(s.n, 1);
+    assert_int_equal(s.recs[0].src_port, 1234);
+    assert_int_equal(s.recs[0].dst_port, 80);
+    assert_int_equal(tstats().templates_replaced, 2);
     /* withdraw 600: its data is then unknown (kept pending) */
     ipfix_begin(&m, 1, 1);
     set_begin(&m, 2);
