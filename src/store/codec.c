@@ -419,9 +419,14 @@ typedef struct small_dict {
 } small_dict;
 
 /* Code of value (lo, hi), adding it when new; -1 when the dictionary is full. */
+static inline unsigned dict_hash(uint64_t lo, uint64_t hi)
+{
+    return (unsigned)(((lo ^ (hi * 0xff51afd7ed558ccdull)) * 0x9e3779b97f4a7c15ull) >> 58);
+}
+
 static inline int dict_code(small_dict *d, uint64_t lo, uint64_t hi)
 {
-    unsigned h = (unsigned)(((lo ^ (hi * 0xff51afd7ed558ccdull)) * 0x9e3779b97f4a7c15ull) >> 58);
+    unsigned h = dict_hash(lo, hi);
     for (;; h = (h + 1) & 63) {
         unsigned c = d->slot_code[h];
         if (c == 0)
@@ -454,17 +459,20 @@ static unsigned dict_bits(unsigned n_vals) { return n_vals <= 2 ? 1 : n_vals <= 
 static inline __attribute__((always_inline)) bool dict_build_w(small_dict *d, const uint8_t *vals, unsigned w,
                                                               size_t n, uint8_t *codes)
 {
-    uint64_t plo = 0, phi = 0;
-    int pc = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t lo, hi;
         dict_value(vals, w, i, &lo, &hi);
-        if (i == 0 || lo != plo || hi != phi) { /* runs are common: skip the hash */
-            if ((pc = dict_code(d, lo, hi)) < 0)
-                return false;
-            plo = lo, phi = hi;
+        /* once the values are known, nearly every one is in its home slot:
+         * one predictable test, whatever order the values come in */
+        unsigned c = d->slot_code[dict_hash(lo, hi)];
+        if (__builtin_expect(c != 0 && d->lo[c - 1] == lo && d->hi[c - 1] == hi, 1)) {
+            codes[i] = (uint8_t)(c - 1);
+            continue;
         }
-        codes[i] = (uint8_t)pc;
+        int code = dict_code(d, lo, hi);
+        if (code < 0)
+            return false;
+        codes[i] = (uint8_t)code;
     }
     return true;
 }
@@ -955,6 +963,97 @@ static void addr_planes(const uint8_t *vals, size_t n, uint16_t mask, uint8_t *o
             plane[p][i] = vals[16 * i + pos[p]];
 }
 
+/* ---- addresses of both families: planes with exceptions ------------------
+ * A block that mixes IPv4-mapped and IPv6 addresses varies in all 16 byte
+ * positions, but each family alone varies in few: the rows of the larger
+ * family (the regular rows) are stored as planes of the positions where
+ * they vary, the others (the exceptions) whole, after a bitmap of which
+ * rows they are. */
+
+static inline bool addr_mapped(const uint8_t *p)
+{
+    return store_le64(p) == 0 && store_le32(p + 8) == 0xffff0000u;
+}
+
+/* Bitmap (n bits, low bit first, bits past n clear) of the IPv4-mapped
+ * rows into bm; returns how many there are. */
+ENC_CLONES static size_t addr_classify(const uint8_t *vals, size_t n, uint8_t *bm)
+{
+    size_t c = 0, i = 0;
+    for (size_t byte = 0; byte < (n + 7) / 8; byte++) {
+        unsigned bits = 0, end = i + 8 <= n ? 8 : (unsigned)(n - i);
+        for (unsigned k = 0; k < end; k++, i++)
+            bits |= (unsigned)addr_mapped(vals + 16 * i) << k;
+        bm[byte] = (uint8_t)bits;
+        c += (size_t)__builtin_popcount(bits);
+    }
+    return c;
+}
+
+/* The positions where the rows whose bit in bm equals want differ from
+ * row ref (one of them). */
+ENC_CLONES static uint16_t addr_mask_of(const uint8_t *vals, size_t n, const uint8_t *bm, unsigned want,
+                                        size_t ref)
+{
+    uint64_t a0, b0, da = 0, db = 0;
+    memcpy(&a0, vals + 16 * ref, 8);
+    memcpy(&b0, vals + 16 * ref + 8, 8);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t a, b, keep = -(uint64_t)(((bm[i >> 3] >> (i & 7)) & 1u) == want);
+        memcpy(&a, vals + 16 * i, 8);
+        memcpy(&b, vals + 16 * i + 8, 8);
+        da |= (a ^ a0) & keep;
+        db |= (b ^ b0) & keep;
+    }
+    uint8_t diff[16];
+    memcpy(diff, &da, 8);
+    memcpy(diff + 8, &db, 8);
+    uint16_t mask = 0;
+    for (unsigned b = 0; b < 16; b++)
+        if (diff[b])
+            mask |= (uint16_t)(1u << b);
+    return mask;
+}
+
+/* Writes the column as PLANESX into cx->raw when that is smaller than
+ * limit bytes (n * the planes of PLANES); false otherwise (nothing set). */
+static bool encode_addr_x(store_codec_ctx *cx, const uint8_t *vals, size_t n, size_t limit, store_col_entry *e)
+{
+    size_t bm_len = (n + 7) / 8;
+    uint8_t *cls = cx->codes; /* n bytes reserved: the bitmap of mapped rows */
+    size_t mapped = addr_classify(vals, n, cls);
+    unsigned want = 2 * mapped >= n; /* the class of the regular rows */
+    size_t m = want ? n - mapped : mapped;
+    if (m == 0 || bm_len + 16 * m >= limit)
+        return false;
+    size_t ref = 0;
+    while (((cls[ref >> 3] >> (ref & 7)) & 1u) != want)
+        ref++;
+    uint16_t mask = addr_mask_of(vals, n, cls, want, ref);
+    unsigned np = (unsigned)__builtin_popcount(mask);
+    size_t len = bm_len + n * np + 16 * m;
+    if (len >= limit)
+        return false;
+    uint8_t *raw = cx->raw;
+    for (size_t b = 0; b < bm_len; b++)
+        raw[b] = want ? (uint8_t)~cls[b] : cls[b];
+    if (n % 8)
+        raw[bm_len - 1] &= (uint8_t)((1u << (n % 8)) - 1);
+    addr_planes(vals, n, mask, raw + bm_len);
+    uint8_t *x = raw + bm_len + n * np;
+    for (size_t wi = 0; wi * 64 < n; wi++)
+        for (uint64_t word = bitmap_word(raw, n, wi); word; word &= word - 1, x += 16)
+            memcpy(x, vals + 16 * (wi * 64 + (size_t)__builtin_ctzll(word)), 16);
+    e->encoding = STORE_ENC_PLANESX;
+    e->aux = mask;
+    e->nbytes = (uint8_t)np;
+    e->min = store_le64(vals + 16 * ref);
+    e->max = store_le64(vals + 16 * ref + 8);
+    e->base = m;
+    e->raw_len = (uint32_t)len;
+    return true;
+}
+
 static cf_err encode_addr(store_codec_ctx *cx, const uint8_t *vals, size_t n, store_col_entry *e)
 {
     uint16_t mask = addr_mask(vals, n);
@@ -980,6 +1079,9 @@ static cf_err encode_addr(store_codec_ctx *cx, const uint8_t *vals, size_t n, st
         dict_put(&dict, cx->codes, 16, n, cx->raw);
         return CF_OK;
     }
+    /* some of bytes 0..11 vary: both families, perhaps */
+    if ((mask & 0x0fffu) && encode_addr_x(cx, vals, n, n * np, e))
+        return CF_OK;
     e->encoding = STORE_ENC_PLANES;
     e->aux = mask;
     e->nbytes = (uint8_t)np;
@@ -1077,6 +1179,13 @@ cf_err store_col_validate(const store_col_entry *e, const flow_field *f, size_t 
             return CF_ERR_CORRUPT;
         expect = n * e->nbytes;
         break;
+    case STORE_ENC_PLANESX:
+        /* base: the exceptions, at least one, at most every row */
+        if (e->encoding != STORE_ENC_PLANESX || f->width != 16 || e->nbytes != __builtin_popcount(e->aux) ||
+            e->base < 1 || e->base > n)
+            return CF_ERR_CORRUPT;
+        expect = (n + 7) / 8 + n * e->nbytes + 16 * (size_t)e->base;
+        break;
     case STORE_ENC_SMALLDICT:
         if (e->encoding != STORE_ENC_SMALLDICT || e->aux < 1 || e->aux > STORE_SMALLDICT_MAX ||
             e->nbytes != dict_bits(e->aux))
@@ -1170,6 +1279,49 @@ static void decode_planes16(const store_col_entry *e, const uint8_t *raw, size_t
     }
 }
 
+static void planes16_rows(const store_col_entry *e, const uint8_t *raw, size_t n, const uint32_t *rows, size_t m,
+                          uint8_t *out);
+
+/* PLANESX at rows[0 .. m) (rows NULL: every row): the planes, then the
+ * exceptions over them.  CF_ERR_CORRUPT when the bitmap does not name
+ * exactly e->base rows. */
+static cf_err decode_planesx(store_codec_ctx *cx, const store_col_entry *e, const uint8_t *raw, size_t n,
+                             const uint32_t *rows, size_t m, uint8_t *out)
+{
+    size_t bm_len = (n + 7) / 8, n_words = (n + 63) / 64, n_set = 0;
+    const uint8_t *pl = raw + bm_len, *x = pl + n * e->nbytes;
+    if (n % 8 && (raw[bm_len - 1] >> (n % 8)))
+        return CF_ERR_CORRUPT; /* a bit past the last row */
+    cf_err err = rows ? tmp_reserve(cx, n_words) : CF_OK;
+    if (err)
+        return err;
+    for (size_t wi = 0; wi < n_words; wi++) {
+        if (rows)
+            cx->tmp[wi] = n_set; /* exceptions before word wi */
+        n_set += popcount64(bitmap_word(raw, n, wi));
+    }
+    if (n_set != e->base)
+        return CF_ERR_CORRUPT;
+    if (!rows) {
+        decode_planes16(e, pl, n, out);
+        size_t k = 0;
+        for (size_t wi = 0; wi < n_words; wi++)
+            for (uint64_t word = bitmap_word(raw, n, wi); word; word &= word - 1)
+                memcpy(out + 16 * (wi * 64 + (size_t)__builtin_ctzll(word)), x + 16 * k++, 16);
+        return CF_OK;
+    }
+    planes16_rows(e, pl, n, rows, m, out);
+    for (size_t j = 0; j < m; j++) {
+        size_t i = rows[j];
+        uint64_t word = bitmap_word(raw, n, i / 64);
+        if ((word >> (i % 64)) & 1u) {
+            size_t rank = cx->tmp[i / 64] + popcount64(word & ((UINT64_C(1) << (i % 64)) - 1));
+            memcpy(out + 16 * i, x + 16 * rank, 16);
+        }
+    }
+    return CF_OK;
+}
+
 /* Undoes FOR / DELTA / REF on the transformed values d into out. */
 static cf_err untransform(const store_col_entry *e, const uint64_t *d, size_t n, const uint64_t *ref, uint8_t *out)
 {
@@ -1217,6 +1369,8 @@ cf_err store_col_decode(store_codec_ctx *cx, const store_col_entry *e, const uin
         decode_planes16(e, raw, n, out);
         return CF_OK;
     }
+    if (e->encoding == STORE_ENC_PLANESX)
+        return decode_planesx(cx, e, raw, n, NULL, 0, out);
     if (e->encoding == STORE_ENC_SMALLDICT) {
         dict_get(e, raw, n, out);
         return CF_OK;
@@ -1440,6 +1594,7 @@ cf_err store_col_decode_rows(store_codec_ctx *cx, const store_col_entry *e, cons
         return sparse_rows(cx, e, raw, n, rows, n_rows, ref, out);
     switch (enc) {
     case STORE_ENC_PLANES: planes16_rows(e, raw, n, rows, n_rows, out); break;
+    case STORE_ENC_PLANESX: return decode_planesx(cx, e, raw, n, rows, n_rows, out);
     case STORE_ENC_DELTA: delta_rows(e, raw, n, rows, n_rows, out); break;
     case STORE_ENC_SMALLDICT: dict_rows(e, raw, rows, n_rows, out); break;
     default: for_rows(e, raw, n, rows, n_rows, ref, out); break;

@@ -56,7 +56,8 @@
  *   12     4    raw length (bytes after decompression)
  *   16     8    minimum (integer fields); PLANES: bytes 0..7 of the constant pattern
  *   24     8    maximum (integer fields); PLANES: bytes 8..15 of the constant pattern
- *   32     8    base: REF: minimum of (ref - value); other encodings: zero
+ *   32     8    base: REF: minimum of (ref - value); PLANESX: number of exception
+ *               rows; other encodings: zero
  *   40     8    XXH3 of the stored bytes
  *
  * Trailer:
@@ -104,6 +105,9 @@ enum {
     STORE_ENC_PLANES = 4, /* 16-byte values: varying byte positions stored as planes */
     STORE_ENC_DICT = 5,   /* reserved: dictionary-encoded text (not yet written) */
     STORE_ENC_SMALLDICT = 6, /* at most 16 distinct values: the values, then nbytes-bit codes */
+    STORE_ENC_PLANESX = 7,   /* 16-byte values: a bitmap of exception rows, PLANES of every row
+                              * (aux, nbytes, pattern as PLANES), then the exceptions whole;
+                              * base = number of exceptions */
 };
 /* Flag on FOR / DELTA / REF: "sparse" layout: a bitmap of the values whose
  * transformed value is not zero, then the planes of those values only. */

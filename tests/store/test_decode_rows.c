@@ -301,10 +301,30 @@ static void addr_case(unsigned kind, unsigned expect_enc, bool expect_v4)
                 for (int b = 0; b < 16; b++)
                     a[b] = (uint8_t)st_rand(&rng);
                 break;
-            default: /* IPv4 with one IPv6 row */
+            case 5: /* IPv4 with one IPv6 row */
                 addr_v4(a, (uint32_t)st_rand(&rng));
                 if (i == N / 2)
                     a[0] = 0x20;
+                break;
+            case 6: /* IPv4 with 5 % IPv6 rows, the first and the last among them */
+                if (i == 0 || i == N - 1 || st_rand(&rng) % 20 == 0) {
+                    static const uint8_t p6[4] = {0x20, 0x01, 0x0d, 0xb8};
+                    memcpy(a, p6, 4);
+                    for (int b = 4; b < 16; b++)
+                        a[b] = (uint8_t)st_rand(&rng);
+                } else {
+                    addr_v4(a, 0x0a000000u | (uint32_t)(st_rand(&rng) % 0x100000));
+                }
+                break;
+            default: /* IPv6 in one /64 with 10 % IPv4 rows: the IPv4 ones are the exceptions */
+                if (st_rand(&rng) % 10 == 0) {
+                    addr_v4(a, (uint32_t)st_rand(&rng));
+                } else {
+                    static const uint8_t p6[8] = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 1};
+                    memcpy(a, p6, 8);
+                    for (int b = 8; b < 16; b++)
+                        a[b] = (uint8_t)st_rand(&rng);
+                }
                 break;
             }
         }
@@ -324,7 +344,53 @@ static void test_addr_v4_last_byte(void **s) { (void)s; addr_case(1, STORE_ENC_P
 static void test_addr_v4_const(void **s) { (void)s; addr_case(2, STORE_ENC_CONST, true); }
 static void test_addr_dict(void **s) { (void)s; addr_case(3, STORE_ENC_SMALLDICT, false); }
 static void test_addr_v6(void **s) { (void)s; addr_case(4, STORE_ENC_PLANES, false); }
-static void test_addr_mixed(void **s) { (void)s; addr_case(5, STORE_ENC_PLANES, false); }
+static void test_addr_mixed(void **s) { (void)s; addr_case(5, STORE_ENC_PLANESX, false); }
+static void test_addr_mixed_v4_most(void **s) { (void)s; addr_case(6, STORE_ENC_PLANESX, false); }
+static void test_addr_mixed_v6_most(void **s) { (void)s; addr_case(7, STORE_ENC_PLANESX, false); }
+
+/* A PLANESX column whose bitmap names one row more or fewer than its
+ * exception count, or a row past the block, is refused whole and at rows. */
+static void test_corrupt_planesx_bitmap(void **s)
+{
+    (void)s;
+    enum { M = 1003 }; /* not a multiple of 8: the bitmap's last byte has spare bits */
+    store_codec_ctx cx = {0};
+    const flow_field *f = flow_field_by_id(FLOW_FIELD_DST_ADDR);
+    uint8_t *vals = calloc(M, 16), *stored = malloc(store_col_bound(f, M)), *out = malloc(M * 16);
+    for (size_t i = 0; i < M; i++) {
+        addr_v4(vals + 16 * i, 0xc0a80000u | (uint32_t)i);
+        if (i % 50 == 7)
+            vals[16 * i] = 0xfe;
+    }
+    store_col_entry e;
+    assert_int_equal(store_col_encode(&cx, f, vals, M, NULL, STORE_CODEC_NONE, 3, stored, store_col_bound(f, M), &e),
+                     CF_OK);
+    assert_int_equal(e.encoding, STORE_ENC_PLANESX);
+    assert_int_equal(e.base, 20);
+    assert_int_equal(e.aux, 0xc000); /* 192.168.x.y: two bytes vary */
+    assert_int_equal(store_col_validate(&e, f, M), CF_OK);
+    uint32_t rows[3] = {0, 7, M - 1};
+    for (int k = 0; k < 2; k++) {
+        uint8_t *bm = stored + (k ? (M + 7) / 8 - 1 : 0);
+        uint8_t bit = k ? 0x80 : 0x01; /* row 1007, past the end; row 0 */
+        *bm ^= bit;
+        assert_int_equal(store_col_decode(&cx, &e, stored, M, NULL, out), CF_ERR_CORRUPT);
+        assert_int_equal(store_col_decode_rows(&cx, &e, stored, M, NULL, rows, 3, out), CF_ERR_CORRUPT);
+        *bm ^= bit;
+    }
+    assert_int_equal(store_col_decode(&cx, &e, stored, M, NULL, out), CF_OK);
+    assert_memory_equal(out, vals, M * 16);
+    store_col_entry bad = e;
+    bad.base = 0;
+    assert_int_equal(store_col_validate(&bad, f, M), CF_ERR_CORRUPT);
+    bad.base = M + 1;
+    assert_int_equal(store_col_validate(&bad, f, M), CF_ERR_CORRUPT);
+    bad = e;
+    bad.encoding |= STORE_ENC_F_SPARSE;
+    assert_int_equal(store_col_validate(&bad, f, M), CF_ERR_CORRUPT);
+    free(vals), free(stored), free(out);
+    store_codec_ctx_free(&cx);
+}
 
 /* Corrupt compressed bytes are still found when only some rows are asked for. */
 static void test_corrupt_detected(void **s)
@@ -462,6 +528,8 @@ int main(void)
         cmocka_unit_test(test_addr_v4_planes), cmocka_unit_test(test_addr_v4_last_byte),
         cmocka_unit_test(test_addr_v4_const),  cmocka_unit_test(test_addr_dict),
         cmocka_unit_test(test_addr_v6),        cmocka_unit_test(test_addr_mixed),
+        cmocka_unit_test(test_addr_mixed_v4_most), cmocka_unit_test(test_addr_mixed_v6_most),
+        cmocka_unit_test(test_corrupt_planesx_bitmap),
         cmocka_unit_test(test_corrupt_detected),
         cmocka_unit_test(test_corrupt_sparse_bitmap), cmocka_unit_test(test_reader_rows),
     };
