@@ -68,7 +68,7 @@ cf_err collect_forward_open(collect_forwarder *f, const char *const *targets, si
     return CF_OK;
 }
 
-void collect_forward_send(collect_forwarder *f, const struct iovec *iov, size_t k)
+void collect_forward_send(collect_forwarder *f, const struct iovec *iov, size_t per, size_t k)
 {
     struct mmsghdr mm[FWD_BATCH];
     for (size_t t = 0; t < f->n; t++) {
@@ -79,8 +79,8 @@ void collect_forward_send(collect_forwarder *f, const struct iovec *iov, size_t 
                 memset(&mm[i], 0, sizeof(mm[i]));
                 mm[i].msg_hdr.msg_name = &f->to[t];
                 mm[i].msg_hdr.msg_namelen = f->to_len[t];
-                mm[i].msg_hdr.msg_iov = (struct iovec *)&iov[done + i];
-                mm[i].msg_hdr.msg_iovlen = 1;
+                mm[i].msg_hdr.msg_iov = (struct iovec *)&iov[(done + i) * per];
+                mm[i].msg_hdr.msg_iovlen = per;
             }
             int r = sendmmsg(fd, mm, (unsigned)m, MSG_DONTWAIT);
             if (r < 0 && errno == EINTR)

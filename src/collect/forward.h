@@ -46,8 +46,10 @@ cf_err collect_forward_parse(const char *text, struct sockaddr_storage *out, soc
 cf_err collect_forward_open(collect_forwarder *f, const char *const *targets, size_t n, char *errbuf,
                             size_t errlen);
 
-/* Sends the k datagrams (iov[i], one buffer each) to every target. */
-void collect_forward_send(collect_forwarder *f, const struct iovec *iov, size_t k);
+/* Sends the k datagrams to every target: datagram i is the per buffers
+ * iov[i * per .. i * per + per) (the receive thread's two: ring slot and
+ * overflow). */
+void collect_forward_send(collect_forwarder *f, const struct iovec *iov, size_t per, size_t k);
 
 void collect_forward_close(collect_forwarder *f);
 

@@ -23,6 +23,10 @@
 
 #define RX_BATCH 64            /* datagrams per recvmmsg */
 #define RX_BUF_LEN 65536       /* largest UDP payload fits: nothing is ever truncated */
+/* Datagrams are received straight into ring slots of RX_SLOT bytes (every
+ * export from a 1500-byte MTU path fits); a longer one's remainder lands in
+ * the thread's overflow buffer and the datagram is then copied in whole. */
+#define RX_SLOT 2048
 #define RX_ROUNDS 16           /* recvmmsg calls per socket per wake-up (fairness) */
 #define RX_POLL_MS 100         /* stop is noticed within this */
 /* Receive coalescing: after a wake-up that found less than half a batch,
@@ -60,10 +64,10 @@ typedef struct rx_thread {
     rxring ring;
     collect_forwarder fwd;
     struct mmsghdr msgs[RX_BATCH];
-    struct iovec iov[RX_BATCH];
+    struct iovec iov[2 * RX_BATCH]; /* per datagram: its ring slot, then its overflow buffer */
     struct sockaddr_storage from[RX_BATCH];
     uint8_t ctrl[RX_BATCH][RX_CTRL_LEN];
-    uint8_t *bufs; /* RX_BATCH * RX_BUF_LEN */
+    uint8_t *bufs; /* RX_BATCH * RX_BUF_LEN: datagram i's bytes past RX_SLOT at i * RX_BUF_LEN + RX_SLOT */
 } rx_thread;
 
 /* One IPFIX-over-TCP connection. */
@@ -524,25 +528,71 @@ static bool ring_put_wait(collect_listener *l, rxring *ring, const uint8_t addr[
     return true;
 }
 
-/* Reads socket rs until it is empty (or RX_ROUNDS batches were read). */
+/* Datagrams first .. k of the latest batch did not all fit their slots:
+ * each is made whole in its overflow buffer (slot part copied in front of
+ * the rest), all before any is put, since the puts reuse the slots. */
+static bool put_whole(rx_thread *rt, rx_socket *rs, size_t first, size_t k, uint64_t now)
+{
+    for (size_t i = first; i < k; i++) {
+        size_t len = rt->msgs[i].msg_len;
+        memcpy(rt->bufs + i * RX_BUF_LEN, rt->iov[2 * i].iov_base, len < RX_SLOT ? len : RX_SLOT);
+    }
+    for (size_t i = first; i < k; i++) {
+        uint8_t addr[16];
+        uint16_t port;
+        sender_of(&rt->from[i], addr, &port);
+        read_drops(&rt->msgs[i].msg_hdr, rs);
+        if (!ring_put_wait(rt->l, &rt->ring, addr, port, now, rt->bufs + i * RX_BUF_LEN, rt->msgs[i].msg_len))
+            return false;
+    }
+    return true;
+}
+
+/* Reserves ring slots for a batch, waiting (ring full: the decoder is
+ * behind) until there is room for at least one or the listener stops.
+ * Returns how many (0: stopped). */
+static size_t reserve_wait(collect_listener *l, rx_thread *rt, uint8_t **slots)
+{
+    bool waited = false;
+    size_t n;
+    while (!(*slots = rxring_reserve(&rt->ring, RX_SLOT, RX_BATCH, &n))) {
+        if (!waited)
+            add(&l->ring_full_waits, 1);
+        waited = true;
+        rxring_publish(&rt->ring);
+        wake_decoder(l);
+        if (atomic_load_explicit(&l->stop, memory_order_relaxed))
+            return 0;
+        struct timespec ms = {0, 500000};
+        nanosleep(&ms, NULL);
+    }
+    return n;
+}
+
+/* Reads socket rs until it is empty (or RX_ROUNDS batches were read),
+ * straight into ring slots. */
 static size_t drain_socket(rx_thread *rt, rx_socket *rs)
 {
     collect_listener *l = rt->l;
     size_t got = 0;
     for (int round = 0; round < RX_ROUNDS; round++) {
-        for (int i = 0; i < RX_BATCH; i++) {
+        uint8_t *slots;
+        size_t room = reserve_wait(l, rt, &slots);
+        if (room == 0)
+            return got;
+        for (size_t i = 0; i < room; i++) {
             struct msghdr *h = &rt->msgs[i].msg_hdr;
-            rt->iov[i].iov_base = rt->bufs + (size_t)i * RX_BUF_LEN;
-            rt->iov[i].iov_len = RX_BUF_LEN;
+            rt->iov[2 * i] = (struct iovec){slots + i * (RXRING_HDR + RX_SLOT), RX_SLOT};
+            rt->iov[2 * i + 1] = (struct iovec){rt->bufs + i * RX_BUF_LEN + RX_SLOT, RX_BUF_LEN - RX_SLOT};
             memset(h, 0, sizeof(*h));
-            h->msg_iov = &rt->iov[i];
-            h->msg_iovlen = 1;
+            h->msg_iov = &rt->iov[2 * i];
+            h->msg_iovlen = 2;
             h->msg_name = &rt->from[i];
             h->msg_namelen = sizeof(rt->from[i]);
             h->msg_control = rt->ctrl[i];
             h->msg_controllen = RX_CTRL_LEN;
         }
-        int k = recvmmsg(rs->fd, rt->msgs, RX_BATCH, MSG_DONTWAIT, NULL);
+        int k = recvmmsg(rs->fd, rt->msgs, (unsigned)room, MSG_DONTWAIT, NULL);
         if (k <= 0) {
             if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
                 CF_WARN("recvmmsg: %s", strerror(errno));
@@ -550,21 +600,29 @@ static size_t drain_socket(rx_thread *rt, rx_socket *rs)
         }
         got += (size_t)k;
         uint64_t now = cf_time_now_ms();
-        for (int i = 0; i < k; i++)
-            rt->iov[i].iov_len = rt->msgs[i].msg_len;
-        if (rt->fwd.n)
-            collect_forward_send(&rt->fwd, rt->iov, (size_t)k);
+        if (rt->fwd.n) {
+            for (int i = 0; i < k; i++) {
+                size_t len = rt->msgs[i].msg_len;
+                rt->iov[2 * i].iov_len = len < RX_SLOT ? len : RX_SLOT;
+                rt->iov[2 * i + 1].iov_len = len - rt->iov[2 * i].iov_len;
+            }
+            collect_forward_send(&rt->fwd, rt->iov, 2, (size_t)k);
+        }
         for (int i = 0; i < k; i++) {
+            if (rt->msgs[i].msg_len > RX_SLOT) {
+                if (!put_whole(rt, rs, (size_t)i, (size_t)k, now))
+                    return got;
+                break;
+            }
             uint8_t addr[16];
             uint16_t port;
             sender_of(&rt->from[i], addr, &port);
             read_drops(&rt->msgs[i].msg_hdr, rs);
-            if (!ring_put_wait(l, &rt->ring, addr, port, now, rt->iov[i].iov_base, rt->msgs[i].msg_len))
-                return got;
+            rxring_commit(&rt->ring, RX_SLOT, addr, port, now, rt->msgs[i].msg_len);
         }
         rxring_publish(&rt->ring);
         wake_decoder(l);
-        if (k < RX_BATCH)
+        if ((size_t)k < room)
             return got;
     }
     return got;

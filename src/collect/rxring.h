@@ -11,7 +11,8 @@
  *   OFFSET SIZE MEANING
  *   0      4    payload length (RXRING_WRAP: skip to the start of the buffer)
  *   4      2    sender port
- *   6      2    reserved
+ *   6      2    entry length / 8 (a slot, see rxring_reserve); 0: 32 + the
+ *               payload length padded to 8
  *   8      8    arrival time, ms since the epoch
  *   16     16   sender address (IPv4-mapped for IPv4)
  *
@@ -19,6 +20,11 @@
  * end of the buffer: when it does not fit, the producer skips the rest
  * (writing a WRAP header when at least 32 bytes are left; fewer bytes are
  * skipped by both sides without a header).
+ *
+ * Two ways in: rxring_put() copies a datagram; rxring_reserve() hands out
+ * consecutive fixed-size slots for the kernel to receive into (recvmmsg
+ * straight into the ring, no copy), and rxring_commit() turns the next
+ * reserved slot into an entry once its length is known.
  *
  * Threads: exactly one producer thread calls rxring_put/rxring_publish and
  * one consumer thread rxring_peek/rxring_release.  Positions are monotonic
@@ -63,6 +69,18 @@ void rxring_free(rxring *r);
  * (nothing written).  len must be at most 65535. */
 bool rxring_put(rxring *r, const uint8_t addr[16], uint16_t port, uint64_t recv_ms, const uint8_t *data,
                 size_t len);
+
+/* Room for up to max slots of slot payload bytes each (slot a multiple of
+ * 8, at most 65528), contiguous at the producer's position: the payload of
+ * slot i is at the returned pointer + i * (RXRING_HDR + slot).  *n gets how
+ * many fit (0: the ring is full; then NULL).  Reserving writes nothing the
+ * consumer sees; a later rxring_put() or rxring_reserve() starts again at
+ * the first slot not committed. */
+uint8_t *rxring_reserve(rxring *r, size_t slot, size_t max, size_t *n);
+
+/* Makes the next reserved slot (of the latest rxring_reserve(), in order)
+ * an entry of len <= slot payload bytes (not yet visible). */
+void rxring_commit(rxring *r, size_t slot, const uint8_t addr[16], uint16_t port, uint64_t recv_ms, size_t len);
 
 /* Makes every entry put so far visible to the consumer. */
 void rxring_publish(rxring *r);

@@ -142,6 +142,64 @@ static void test_ring_wraps(void **state)
     rxring_free(&r);
 }
 
+/* Slots reserved for receiving and copied entries, mixed, wrapping: every
+ * entry comes out in order with its bytes; unused reserved slots are not
+ * entries. */
+static void test_ring_slots(void **state)
+{
+    (void)state;
+    rxring r;
+    assert_int_equal(rxring_init(&r, 1), CF_OK);
+    enum { SLOT = 2048 };
+    uint8_t data[5000], addr[16] = {0};
+    size_t next_put = 0, next_get = 0, wraps = 0;
+    uint64_t last_wpos = 0;
+    for (int round = 0; round < 600; round++) {
+        size_t n = 0;
+        uint8_t *s = rxring_reserve(&r, SLOT, 1 + (size_t)round % 9, &n);
+        size_t use = n ? (size_t)round % (n + 1) : 0; /* sometimes fewer than reserved */
+        for (size_t k = 0; k < use; k++, next_put++) {
+            size_t len = 1 + (next_put * 331) % SLOT;
+            memset(s + k * (RXRING_HDR + SLOT), (int)(next_put & 0xff), len);
+            addr[15] = (uint8_t)next_put;
+            rxring_commit(&r, SLOT, addr, (uint16_t)next_put, next_put, len);
+        }
+        if (round % 4 == 0) { /* then a copied one, possibly longer than a slot */
+            size_t len = 1 + (next_put * 331) % sizeof(data);
+            memset(data, (int)(next_put & 0xff), len);
+            addr[15] = (uint8_t)next_put;
+            if (rxring_put(&r, addr, (uint16_t)next_put, next_put, data, len))
+                next_put++;
+        }
+        rxring_publish(&r);
+        wraps += r.wpos / r.cap != last_wpos / r.cap;
+        last_wpos = r.wpos;
+        rxring_msg m;
+        for (int k = 0; k < 4 && rxring_peek(&r, &m); k++, next_get++) {
+            assert_int_equal(m.port, (uint16_t)next_get);
+            assert_int_equal(m.recv_ms, next_get);
+            assert_int_equal(m.addr[15], (uint8_t)next_get);
+            assert_int_equal(m.data[0], (uint8_t)next_get);
+            assert_int_equal(m.data[m.len - 1], (uint8_t)next_get);
+        }
+        rxring_release(&r);
+    }
+    rxring_msg m;
+    while (rxring_peek(&r, &m))
+        next_get++;
+    assert_int_equal(next_get, next_put);
+    assert_true(wraps > 3);
+    /* a full ring reserves nothing */
+    rxring_release(&r);
+    size_t n = 1;
+    while (rxring_reserve(&r, SLOT, 64, &n)) {
+        for (size_t k = 0; k < n; k++)
+            rxring_commit(&r, SLOT, addr, 0, 0, 1);
+    }
+    assert_int_equal(n, 0);
+    rxring_free(&r);
+}
+
 static void test_acl(void **state)
 {
     (void)state;
@@ -304,6 +362,88 @@ static void test_forward_identical(void **state)
     free(dir);
 }
 
+/* Datagrams longer than a receive slot (IPFIX messages of about 12 KB,
+ * each the sets of several ordinary ones, between ordinary ones) are
+ * stored in order, and forwarded whole. */
+#define SMALL 120
+#define BIG_CAP 40000
+
+static void test_datagrams_longer_than_a_slot(void **state)
+{
+    (void)state;
+    char *dir = tu_mkdtemp("ops-big");
+    int sink = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(sink, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    int big = 4 << 20;
+    setsockopt(sink, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+    socklen_t sl = sizeof(sa);
+    getsockname(sink, (struct sockaddr *)&sa, &sl);
+    char target[64];
+    snprintf(target, sizeof(target), "127.0.0.1/%u", (unsigned)ntohs(sa.sin_port));
+    const char *fwd[] = {target};
+    collect_pipeline *p = open_pipeline(dir);
+    collect_listener_options o;
+    collect_listener_options_default(&o);
+    o.threads = 1;
+    o.forward = fwd;
+    o.n_forward = 1;
+    collect_listener *l = open_listener(&o);
+    static uint8_t small[SMALL][SIM_MAX_PACKET];
+    size_t small_len[SMALL];
+    uint64_t flows = make_packets("ipfix", SMALL, small, small_len);
+    /* messages of 1, 25 and 4 of those in turn: one header (the first's,
+     * length fixed), then every set of each */
+    static uint8_t bufs[SMALL / 10][BIG_CAP];
+    size_t lens[SMALL / 10], n = 0, longest = 0;
+    static const int group[3] = {1, 25, 4};
+    for (size_t i = 0; i < SMALL; n++) {
+        size_t len = 16;
+        memcpy(bufs[n], small[i], 16);
+        for (int g = 0; g < group[n % 3] && i < SMALL; g++, i++) {
+            assert_true(len + small_len[i] - 16 <= BIG_CAP);
+            memcpy(bufs[n] + len, small[i] + 16, small_len[i] - 16);
+            len += small_len[i] - 16;
+        }
+        bufs[n][2] = (uint8_t)(len >> 8);
+        bufs[n][3] = (uint8_t)len;
+        lens[n] = len;
+        longest = len > longest ? len : longest;
+    }
+    assert_true(longest > 4 * 2048); /* several receive slots' worth */
+    struct sockaddr_storage to;
+    socklen_t tl;
+    int fd = udp_to(l, &to, &tl);
+    /* all sent before the receive thread starts (about 70 KB: within the
+     * default socket buffer), so that one batch holds datagrams of every
+     * size, a long one after short ones among them */
+    for (size_t i = 0; i < n; i++)
+        assert_true(sendto(fd, bufs[i], lens[i], 0, (struct sockaddr *)&to, tl) == (ssize_t)lens[i]);
+    assert_int_equal(collect_listener_start(l, p), CF_OK);
+    assert_int_equal(wait_records(p, flows), flows);
+    static uint8_t got[BIG_CAP + 1];
+    for (size_t i = 0; i < n; i++) {
+        struct pollfd pfd = {.fd = sink, .events = POLLIN};
+        assert_int_equal(poll(&pfd, 1, 3000), 1);
+        ssize_t r = recv(sink, got, sizeof(got), 0);
+        assert_int_equal(r, (ssize_t)lens[i]);
+        assert_memory_equal(got, bufs[i], lens[i]);
+    }
+    close(fd);
+    close(sink);
+    collect_listener_stop(l);
+    collect_snapshot s;
+    assert_int_equal(collect_pipeline_close(p, &s), CF_OK);
+    assert_int_equal(s.totals.store_written, flows);
+    for (int r = 0; r < DECODE_N_REASONS; r++)
+        assert_int_equal(s.totals.malformed[r], 0);
+    assert_int_equal(s.totals.lost_sequence, 0);
+    assert_int_equal(s.totals.kernel_drops, 0);
+    collect_snapshot_free(&s);
+    collect_listener_close(l);
+    free(dir);
+}
+
 static int tcp_connect(const collect_listener *l)
 {
     struct sockaddr_storage to;
@@ -390,7 +530,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ring_wraps),         cmocka_unit_test(test_acl),
         cmocka_unit_test(test_reuseport_threads),  cmocka_unit_test(test_allow_list),
-        cmocka_unit_test(test_forward_identical),  cmocka_unit_test(test_ipfix_tcp),
+        cmocka_unit_test(test_forward_identical),  cmocka_unit_test(test_datagrams_longer_than_a_slot),
+        cmocka_unit_test(test_ring_slots),  cmocka_unit_test(test_ipfix_tcp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
