@@ -7,7 +7,7 @@
 # usage: bench/drain-ab.sh A_BINARY B_BINARY [--rounds K] [PROTO ...]   (default: v9 v5, 3 rounds)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-SHARED=$(cd "$HERE/../../shared/bench" && pwd)
+SHARED=${SHARED_BENCH:-$(cd "$HERE/../../shared/bench" && pwd)}  # SHARED_BENCH: a modified copy (see README)
 [ $# -ge 2 ] || { echo "usage: $0 A_BINARY B_BINARY [--rounds K] [PROTO ...]" >&2; exit 2; }
 A=$(realpath "$1") B=$(realpath "$2"); shift 2
 ROUNDS=3

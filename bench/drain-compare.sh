@@ -10,7 +10,7 @@
 # env:   CLOUDFLOW (default build-rel/cloudflow), NFCAPD_OPTS (e.g. -y for LZ4 files)
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
-SHARED=$(cd "$HERE/../../shared/bench" && pwd)
+SHARED=${SHARED_BENCH:-$(cd "$HERE/../../shared/bench" && pwd)}  # SHARED_BENCH: a modified copy (see README)
 ROUNDS=3 FLOWS=5000000 OPTS=""
 while [ $# -gt 0 ]; do
     case $1 in
