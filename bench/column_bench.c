@@ -108,7 +108,7 @@ int main(int argc, char **argv)
                 }
                 c->ns[k] += best;
                 c->bytes[k] += e.stored_len;
-                if (k == 1 && !c->seen && n == bi.n_records && n >= 65536) {
+                if (k == 1 && !c->seen && n >= 65536) {
                     c->e = e;
                     c->seen = 1;
                 }

@@ -23,10 +23,14 @@
 
 #define RX_BATCH 64            /* datagrams per recvmmsg */
 #define RX_BUF_LEN 65536       /* largest UDP payload fits: nothing is ever truncated */
-/* Datagrams are received straight into ring slots of RX_SLOT bytes (every
- * export from a 1500-byte MTU path fits); a longer one's remainder lands in
- * the thread's overflow buffer and the datagram is then copied in whole. */
-#define RX_SLOT 2048
+/* Datagrams are received straight into ring slots of RX_SLOT bytes (the
+ * largest UDP payload of a 1500-byte IPv4 packet); a longer one's remainder
+ * lands in the thread's overflow buffer and the datagram is then copied in
+ * whole.  After a batch with a longer datagram (a jumbo-frame exporter) the
+ * thread receives RX_COPY_BATCHES batches into its buffers and copies each
+ * datagram once, as it would without slots, then tries slots again. */
+#define RX_SLOT 1472
+#define RX_COPY_BATCHES 64
 #define RX_ROUNDS 16           /* recvmmsg calls per socket per wake-up (fairness) */
 #define RX_POLL_MS 100         /* stop is noticed within this */
 /* Receive coalescing: after a wake-up that found less than half a batch,
@@ -68,6 +72,7 @@ typedef struct rx_thread {
     struct sockaddr_storage from[RX_BATCH];
     uint8_t ctrl[RX_BATCH][RX_CTRL_LEN];
     uint8_t *bufs; /* RX_BATCH * RX_BUF_LEN: datagram i's bytes past RX_SLOT at i * RX_BUF_LEN + RX_SLOT */
+    uint32_t copy_batches; /* batches still to receive into bufs (copied), not into slots */
 } rx_thread;
 
 /* One IPFIX-over-TCP connection. */
@@ -528,14 +533,16 @@ static bool ring_put_wait(collect_listener *l, rxring *ring, const uint8_t addr[
     return true;
 }
 
-/* Datagrams first .. k of the latest batch did not all fit their slots:
- * each is made whole in its overflow buffer (slot part copied in front of
- * the rest), all before any is put, since the puts reuse the slots. */
-static bool put_whole(rx_thread *rt, rx_socket *rs, size_t first, size_t k, uint64_t now)
+/* Puts datagrams first .. k of the latest batch into the ring, copying
+ * each whole from its buffer of bufs.  Received into slots (slots not
+ * NULL), they did not all fit theirs: each slot part is first copied in
+ * front of the rest in the overflow buffer, all before any is put, since
+ * the puts reuse the slots. */
+static bool put_whole(rx_thread *rt, rx_socket *rs, const uint8_t *slots, size_t first, size_t k, uint64_t now)
 {
-    for (size_t i = first; i < k; i++) {
+    for (size_t i = first; slots && i < k; i++) {
         size_t len = rt->msgs[i].msg_len;
-        memcpy(rt->bufs + i * RX_BUF_LEN, rt->iov[2 * i].iov_base, len < RX_SLOT ? len : RX_SLOT);
+        memcpy(rt->bufs + i * RX_BUF_LEN, slots + i * (RXRING_HDR + RX_SLOT), len < RX_SLOT ? len : RX_SLOT);
     }
     for (size_t i = first; i < k; i++) {
         uint8_t addr[16];
@@ -569,29 +576,43 @@ static size_t reserve_wait(collect_listener *l, rx_thread *rt, uint8_t **slots)
     return n;
 }
 
+/* Sets up the receive buffers of up to room datagrams: the ring slots from
+ * slots (NULL: each datagram whole into its buffer of bufs, to be copied). */
+static void prepare_batch(rx_thread *rt, uint8_t *slots, size_t room)
+{
+    for (size_t i = 0; i < room; i++) {
+        struct msghdr *h = &rt->msgs[i].msg_hdr;
+        uint8_t *buf = rt->bufs + i * RX_BUF_LEN;
+        /* at most 65535 bytes in all (rxring_put's limit; UDP carries fewer) */
+        if (slots) {
+            rt->iov[2 * i] = (struct iovec){slots + i * (RXRING_HDR + RX_SLOT), RX_SLOT};
+            rt->iov[2 * i + 1] = (struct iovec){buf + RX_SLOT, RX_BUF_LEN - 1 - RX_SLOT};
+        } else {
+            rt->iov[2 * i] = (struct iovec){buf, RX_BUF_LEN - 1};
+            rt->iov[2 * i + 1] = (struct iovec){buf + RX_BUF_LEN - 1, 0};
+        }
+        memset(h, 0, sizeof(*h));
+        h->msg_iov = &rt->iov[2 * i];
+        h->msg_iovlen = 2;
+        h->msg_name = &rt->from[i];
+        h->msg_namelen = sizeof(rt->from[i]);
+        h->msg_control = rt->ctrl[i];
+        h->msg_controllen = RX_CTRL_LEN;
+    }
+}
+
 /* Reads socket rs until it is empty (or RX_ROUNDS batches were read),
- * straight into ring slots. */
+ * straight into ring slots (or, after long datagrams, through bufs). */
 static size_t drain_socket(rx_thread *rt, rx_socket *rs)
 {
     collect_listener *l = rt->l;
     size_t got = 0;
     for (int round = 0; round < RX_ROUNDS; round++) {
-        uint8_t *slots;
-        size_t room = reserve_wait(l, rt, &slots);
-        if (room == 0)
+        uint8_t *slots = NULL;
+        size_t room = RX_BATCH;
+        if (rt->copy_batches == 0 && (room = reserve_wait(l, rt, &slots)) == 0)
             return got;
-        for (size_t i = 0; i < room; i++) {
-            struct msghdr *h = &rt->msgs[i].msg_hdr;
-            rt->iov[2 * i] = (struct iovec){slots + i * (RXRING_HDR + RX_SLOT), RX_SLOT};
-            rt->iov[2 * i + 1] = (struct iovec){rt->bufs + i * RX_BUF_LEN + RX_SLOT, RX_BUF_LEN - RX_SLOT};
-            memset(h, 0, sizeof(*h));
-            h->msg_iov = &rt->iov[2 * i];
-            h->msg_iovlen = 2;
-            h->msg_name = &rt->from[i];
-            h->msg_namelen = sizeof(rt->from[i]);
-            h->msg_control = rt->ctrl[i];
-            h->msg_controllen = RX_CTRL_LEN;
-        }
+        prepare_batch(rt, slots, room);
         int k = recvmmsg(rs->fd, rt->msgs, (unsigned)room, MSG_DONTWAIT, NULL);
         if (k <= 0) {
             if (k < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -600,25 +621,37 @@ static size_t drain_socket(rx_thread *rt, rx_socket *rs)
         }
         got += (size_t)k;
         uint64_t now = cf_time_now_ms();
-        if (rt->fwd.n) {
-            for (int i = 0; i < k; i++) {
-                size_t len = rt->msgs[i].msg_len;
-                rt->iov[2 * i].iov_len = len < RX_SLOT ? len : RX_SLOT;
-                rt->iov[2 * i + 1].iov_len = len - rt->iov[2 * i].iov_len;
-            }
-            collect_forward_send(&rt->fwd, rt->iov, 2, (size_t)k);
-        }
+        bool any_long = false;
         for (int i = 0; i < k; i++) {
-            if (rt->msgs[i].msg_len > RX_SLOT) {
-                if (!put_whole(rt, rs, (size_t)i, (size_t)k, now))
-                    return got;
-                break;
+            size_t len = rt->msgs[i].msg_len;
+            any_long |= len > RX_SLOT;
+            if (rt->fwd.n) { /* what each buffer holds, for forwarding */
+                size_t first = slots && len > RX_SLOT ? RX_SLOT : len;
+                rt->iov[2 * i].iov_len = first;
+                rt->iov[2 * i + 1].iov_len = len - first;
             }
-            uint8_t addr[16];
-            uint16_t port;
-            sender_of(&rt->from[i], addr, &port);
-            read_drops(&rt->msgs[i].msg_hdr, rs);
-            rxring_commit(&rt->ring, RX_SLOT, addr, port, now, rt->msgs[i].msg_len);
+        }
+        if (rt->fwd.n)
+            collect_forward_send(&rt->fwd, rt->iov, 2, (size_t)k);
+        if (!slots) {
+            if (!any_long)
+                rt->copy_batches--;
+            if (!put_whole(rt, rs, NULL, 0, (size_t)k, now))
+                return got;
+        } else {
+            for (int i = 0; i < k; i++) {
+                if (rt->msgs[i].msg_len > RX_SLOT) {
+                    rt->copy_batches = RX_COPY_BATCHES;
+                    if (!put_whole(rt, rs, slots, (size_t)i, (size_t)k, now))
+                        return got;
+                    break;
+                }
+                uint8_t addr[16];
+                uint16_t port;
+                sender_of(&rt->from[i], addr, &port);
+                read_drops(&rt->msgs[i].msg_hdr, rs);
+                rxring_commit(&rt->ring, RX_SLOT, addr, port, now, rt->msgs[i].msg_len);
+            }
         }
         rxring_publish(&rt->ring);
         wake_decoder(l);

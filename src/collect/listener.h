@@ -103,7 +103,9 @@ typedef struct collect_listener_options {
     size_t n_forward;         /* 0 .. 16 */
     const char *const *tcp;   /* IPFIX-over-TCP listen addresses (default port 4739) */
     size_t n_tcp;             /* 0 .. 16 */
-    uint32_t ring_bytes;      /* per receive thread (0: 16 MiB); >= 1 MiB */
+    uint32_t ring_bytes;      /* per receive thread (0: 16 MiB); >= 1 MiB.  A datagram of up to
+                               * 1472 bytes takes 1504 of it (a receive slot), a longer one its
+                               * length + 32: 16 MiB hold at least 11,000 datagrams */
     collect_acl *allow;       /* allow-list, owned by the listener from now on; NULL: everyone */
 } collect_listener_options;
 

@@ -71,7 +71,7 @@ uint8_t *rxring_reserve(rxring *r, size_t slot, size_t max, size_t *n)
     size_t skip = to_end < need ? to_end : 0;
     size_t free_bytes = r->cap - (size_t)(r->wpos - tail);
     *n = 0;
-    if (free_bytes < skip + need)
+    if (max == 0 || free_bytes < skip + need)
         return NULL;
     if (skip) {
         if (skip >= RXRING_HDR) {

@@ -26,8 +26,9 @@
  * straight into the ring, no copy), and rxring_commit() turns the next
  * reserved slot into an entry once its length is known.
  *
- * Threads: exactly one producer thread calls rxring_put/rxring_publish and
- * one consumer thread rxring_peek/rxring_release.  Positions are monotonic
+ * Threads: exactly one producer thread calls rxring_put, rxring_reserve,
+ * rxring_commit and rxring_publish, and one consumer thread rxring_peek and
+ * rxring_release.  Positions are monotonic
  * 64-bit counters published with release/acquire atomics.
  */
 #ifndef CF_COLLECT_RXRING_H
@@ -73,7 +74,7 @@ bool rxring_put(rxring *r, const uint8_t addr[16], uint16_t port, uint64_t recv_
 /* Room for up to max slots of slot payload bytes each (slot a multiple of
  * 8, at most 65528), contiguous at the producer's position: the payload of
  * slot i is at the returned pointer + i * (RXRING_HDR + slot).  *n gets how
- * many fit (0: the ring is full; then NULL).  Reserving writes nothing the
+ * many fit (0, and NULL, when the ring is full or max is 0).  Reserving writes nothing the
  * consumer sees; a later rxring_put() or rxring_reserve() starts again at
  * the first slot not committed. */
 uint8_t *rxring_reserve(rxring *r, size_t slot, size_t max, size_t *n);

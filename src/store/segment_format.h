@@ -48,14 +48,14 @@
  *   2      1    encoding (STORE_ENC_*)
  *   3      1    codec of the stored bytes (store_codec)
  *   4      1    width of one value in memory (1, 2, 4, 8, 16)
- *   5      1    nbytes: bytes kept per value (FOR/DELTA/REF), planes (PLANES),
+ *   5      1    nbytes: bytes kept per value (FOR/DELTA/REF), planes (PLANES, PLANESX),
  *               bits per code (SMALLDICT)
- *   6      2    aux: PLANES: mask of byte positions that vary; REF: reference
+ *   6      2    aux: PLANES, PLANESX: mask of byte positions that vary; REF: reference
  *               field id; SMALLDICT: number of dictionary values
  *   8      4    stored length (bytes in the payload)
  *   12     4    raw length (bytes after decompression)
- *   16     8    minimum (integer fields); PLANES: bytes 0..7 of the constant pattern
- *   24     8    maximum (integer fields); PLANES: bytes 8..15 of the constant pattern
+ *   16     8    minimum (integer fields); PLANES, PLANESX: bytes 0..7 of the pattern
+ *   24     8    maximum (integer fields); PLANES, PLANESX: bytes 8..15 of the pattern
  *   32     8    base: REF: minimum of (ref - value); PLANESX: number of exception
  *               rows; other encodings: zero
  *   40     8    XXH3 of the stored bytes

@@ -152,6 +152,7 @@ static void test_ring_slots(void **state)
     assert_int_equal(rxring_init(&r, 1), CF_OK);
     enum { SLOT = 2048 };
     uint8_t data[5000], addr[16] = {0};
+    static size_t lens[8000];
     size_t next_put = 0, next_get = 0, wraps = 0;
     uint64_t last_wpos = 0;
     for (int round = 0; round < 600; round++) {
@@ -159,13 +160,13 @@ static void test_ring_slots(void **state)
         uint8_t *s = rxring_reserve(&r, SLOT, 1 + (size_t)round % 9, &n);
         size_t use = n ? (size_t)round % (n + 1) : 0; /* sometimes fewer than reserved */
         for (size_t k = 0; k < use; k++, next_put++) {
-            size_t len = 1 + (next_put * 331) % SLOT;
+            size_t len = lens[next_put] = 1 + (next_put * 331) % SLOT;
             memset(s + k * (RXRING_HDR + SLOT), (int)(next_put & 0xff), len);
             addr[15] = (uint8_t)next_put;
             rxring_commit(&r, SLOT, addr, (uint16_t)next_put, next_put, len);
         }
         if (round % 4 == 0) { /* then a copied one, possibly longer than a slot */
-            size_t len = 1 + (next_put * 331) % sizeof(data);
+            size_t len = lens[next_put] = 1 + (next_put * 331) % sizeof(data);
             memset(data, (int)(next_put & 0xff), len);
             addr[15] = (uint8_t)next_put;
             if (rxring_put(&r, addr, (uint16_t)next_put, next_put, data, len))
@@ -176,6 +177,7 @@ static void test_ring_slots(void **state)
         last_wpos = r.wpos;
         rxring_msg m;
         for (int k = 0; k < 4 && rxring_peek(&r, &m); k++, next_get++) {
+            assert_int_equal(m.len, lens[next_get]);
             assert_int_equal(m.port, (uint16_t)next_get);
             assert_int_equal(m.recv_ms, next_get);
             assert_int_equal(m.addr[15], (uint8_t)next_get);
@@ -188,7 +190,10 @@ static void test_ring_slots(void **state)
     while (rxring_peek(&r, &m))
         next_get++;
     assert_int_equal(next_get, next_put);
+    assert_true(next_put < sizeof(lens) / sizeof(lens[0]));
     assert_true(wraps > 3);
+    assert_null(rxring_reserve(&r, SLOT, 0, &next_get)); /* nothing asked: nothing reserved */
+    assert_int_equal(next_get, 0);
     /* a full ring reserves nothing */
     rxring_release(&r);
     size_t n = 1;
@@ -365,7 +370,7 @@ static void test_forward_identical(void **state)
 /* Datagrams longer than a receive slot (IPFIX messages of about 12 KB,
  * each the sets of several ordinary ones, between ordinary ones) are
  * stored in order, and forwarded whole. */
-#define SMALL 120
+#define SMALL 240
 #define BIG_CAP 40000
 
 static void test_datagrams_longer_than_a_slot(void **state)
@@ -414,12 +419,16 @@ static void test_datagrams_longer_than_a_slot(void **state)
     struct sockaddr_storage to;
     socklen_t tl;
     int fd = udp_to(l, &to, &tl);
-    /* all sent before the receive thread starts (about 70 KB: within the
-     * default socket buffer), so that one batch holds datagrams of every
-     * size, a long one after short ones among them */
-    for (size_t i = 0; i < n; i++)
+    /* the first half sent before the receive thread starts (about 70 KB:
+     * within the default socket buffer), so that one batch holds datagrams
+     * of every size, a long one after short ones; the second half once
+     * that batch is read: received whole into the thread's buffers then */
+    for (size_t i = 0; i < n / 2; i++)
         assert_true(sendto(fd, bufs[i], lens[i], 0, (struct sockaddr *)&to, tl) == (ssize_t)lens[i]);
     assert_int_equal(collect_listener_start(l, p), CF_OK);
+    sleep_ms(300);
+    for (size_t i = n / 2; i < n; i++)
+        assert_true(sendto(fd, bufs[i], lens[i], 0, (struct sockaddr *)&to, tl) == (ssize_t)lens[i]);
     assert_int_equal(wait_records(p, flows), flows);
     static uint8_t got[BIG_CAP + 1];
     for (size_t i = 0; i < n; i++) {

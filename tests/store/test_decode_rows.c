@@ -316,6 +316,14 @@ static void addr_case(unsigned kind, unsigned expect_enc, bool expect_v4)
                     addr_v4(a, 0x0a000000u | (uint32_t)(st_rand(&rng) % 0x100000));
                 }
                 break;
+            case 8: /* one IPv4 address and a few IPv6 ones: no planes, the bitmap and the exceptions */
+                if (i % 97 == 3) {
+                    memset(a, 0x20, 16);
+                    a[15] = (uint8_t)i;
+                } else {
+                    addr_v4(a, 0xc0000201u);
+                }
+                break;
             default: /* IPv6 in one /64 with 10 % IPv4 rows: the IPv4 ones are the exceptions */
                 if (st_rand(&rng) % 10 == 0) {
                     addr_v4(a, (uint32_t)st_rand(&rng));
@@ -331,6 +339,8 @@ static void addr_case(unsigned kind, unsigned expect_enc, bool expect_v4)
         col c;
         col_make(&c, &cx, FLOW_FIELD_SRC_ADDR, vals, NULL, codecs[k]);
         assert_int_equal(c.e.encoding, expect_enc);
+        if (kind == 8)
+            assert_int_equal(c.e.nbytes, 0); /* the regular rows are one address */
         check_rows(&cx, &c);
         check_v4(&cx, &c, expect_v4);
         col_free(&c);
@@ -347,6 +357,7 @@ static void test_addr_v6(void **s) { (void)s; addr_case(4, STORE_ENC_PLANES, fal
 static void test_addr_mixed(void **s) { (void)s; addr_case(5, STORE_ENC_PLANESX, false); }
 static void test_addr_mixed_v4_most(void **s) { (void)s; addr_case(6, STORE_ENC_PLANESX, false); }
 static void test_addr_mixed_v6_most(void **s) { (void)s; addr_case(7, STORE_ENC_PLANESX, false); }
+static void test_addr_mixed_no_planes(void **s) { (void)s; addr_case(8, STORE_ENC_PLANESX, false); }
 
 /* A PLANESX column whose bitmap names one row more or fewer than its
  * exception count, or a row past the block, is refused whole and at rows. */
@@ -529,6 +540,7 @@ int main(void)
         cmocka_unit_test(test_addr_v4_const),  cmocka_unit_test(test_addr_dict),
         cmocka_unit_test(test_addr_v6),        cmocka_unit_test(test_addr_mixed),
         cmocka_unit_test(test_addr_mixed_v4_most), cmocka_unit_test(test_addr_mixed_v6_most),
+        cmocka_unit_test(test_addr_mixed_no_planes),
         cmocka_unit_test(test_corrupt_planesx_bitmap),
         cmocka_unit_test(test_corrupt_detected),
         cmocka_unit_test(test_corrupt_sparse_bitmap), cmocka_unit_test(test_reader_rows),
