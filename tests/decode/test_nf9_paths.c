@@ -570,6 +570,20 @@ static void test_random_templates(void **state)
         records += t.records;
         n_all++;
         n_fast += is_fast(&t, ipfix ? TPL_PROTO_IPFIX : TPL_PROTO_V9, 5, 256);
+        /* a refresh installs a copy of the compiled template: the same
+         * bytes a compile of its fields gives, and the data decodes alike */
+        uint8_t proto = ipfix ? TPL_PROTO_IPFIX : TPL_PROTO_V9;
+        assert_int_equal(trio_decode(&t, tm.b, msg_end(&tm), (uint64_t)T_SECS * 1000u + 9), CF_OK);
+        const tpl *now = tpl_find(&t.ex[0], proto, 5, 256);
+        assert_non_null(now);
+        size_t size = tpl_alloc_size(now->n_fields);
+        tpl *fresh = malloc(size);
+        assert_non_null(fresh);
+        memcpy(fresh, now, size);
+        assert_true(tpl_compile(fresh));
+        assert_memory_equal(fresh, now, size);
+        free(fresh);
+        assert_int_equal(trio_decode(&t, dm.b, msg_end(&dm), (uint64_t)T_SECS * 1000u + 10), CF_OK);
         trio_free(&t);
     }
     printf("  random templates: %zu, of which %zu with a fast plan; %zu records compared\n", n_all, n_fast,
