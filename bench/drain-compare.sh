@@ -39,14 +39,15 @@ for p in $PROTOS; do
 done
 awk '
 function med(list,   a, n, i, j, t) { n = split(list, a, " "); for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t } return a[int((n + 1) / 2)] }
+function rng(list,   a, n, i, lo, hi) { n = split(list, a, " "); lo = hi = a[1] + 0; for (i = 2; i <= n; i++) { lo = a[i] + 0 < lo ? a[i] + 0 : lo; hi = a[i] + 0 > hi ? a[i] + 0 : hi } return sprintf("%.3f–%.3f", lo, hi) }
 { key = $1 " " $2; fps[key] = fps[key] " " $3; us[key] = us[key] " " $4; if ($5 > loss[key]) loss[key] = $5; protos[$2] = 1; tools[$2] = tools[$2] " " $1 }
 END {
-    printf "| proto | cloudflow µs/flow | peer µs/flow | ratio | cloudflow flows/s | peer flows/s | drain ratio | max loss %% |\n|---|---|---|---|---|---|---|---|\n"
+    printf "| proto | cloudflow µs/flow | peer µs/flow | ratio | cloudflow flows/s | peer flows/s | drain ratio | max loss %% | cloudflow µs range | peer µs range |\n|---|---|---|---|---|---|---|---|---|---|\n"
     for (p in protos) {
         peer = (p == "sflow") ? "sfcapd" : "nfcapd"
         c = "cloudflow " p; q = peer " " p
         cu = med(us[c]); qu = med(us[q]); cf = med(fps[c]); qf = med(fps[q])
-        printf "| %s | %.3f | %.3f (%s) | %.2f | %.2f M | %.2f M | %.2f× | %s / %s |\n", p, cu, qu, peer, (qu > 0 ? cu / qu : 0), cf / 1e6, qf / 1e6, (qf > 0 ? cf / qf : 0), loss[c] + 0, loss[q] + 0
+        printf "| %s | %.3f | %.3f (%s) | %.2f | %.2f M | %.2f M | %.2f× | %s / %s | %s | %s |\n", p, cu, qu, peer, (qu > 0 ? cu / qu : 0), cf / 1e6, qf / 1e6, (qf > 0 ? cf / qf : 0), loss[c] + 0, loss[q] + 0, rng(us[c]), rng(us[q])
     }
 }' "$OUT/runs.txt" | tee "$OUT/summary.md"
 echo "runs: $OUT/runs.txt"
