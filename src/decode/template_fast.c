@@ -518,8 +518,24 @@ static void run_steps(const tpl *t, const tpl_fop *f, const uint8_t *r, size_t s
     }
     for (e += t->fast_n[TPL_FG_SPECIAL]; f < e; f++) {
         uint8_t *d = dst_base(co, f->dst, i0, &w);
-        for (size_t i = 0; i < m; i++)
-            special_step(f, r + i * stride, d + (size_t)w * i);
+        if (f->kind != S_NH4) {
+            for (size_t i = 0; i < m; i++)
+                special_step(f, r + i * stride, d + (size_t)w * i);
+            continue;
+        }
+        /* an IPv4 next hop as a mapped address for every row, then the
+         * rows whose hop is 0.0.0.0 fixed as special_step() does */
+        const uint8_t *s = r + f->src;
+        for (size_t i = 0; i < m; i++) {
+            memcpy(d + 16 * i, mapped, 12);
+            memcpy(d + 16 * i + 12, s + i * stride, 4);
+        }
+        for (size_t i = 0; i < m; i++) {
+            uint32_t v4;
+            memcpy(&v4, s + i * stride, 4);
+            if (__builtin_expect(v4 == 0, 0))
+                special_step(f, r + i * stride, d + 16 * i);
+        }
     }
 }
 
