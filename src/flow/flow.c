@@ -70,13 +70,6 @@ _Static_assert(sizeof(flow_fields) / sizeof(flow_fields[0]) == FLOW_FIELD_MAX_ID
 _Static_assert(sizeof(flow_record) % 8 == 0, "flow_record has no tail padding");
 _Static_assert(FLOW_FIELD_MAX_ID <= 63, "field masks are 64-bit");
 
-const flow_field *flow_field_by_id(unsigned id)
-{
-    if (id < 1 || id > flow_n_fields)
-        return NULL;
-    return &flow_fields[id - 1];
-}
-
 const flow_field *flow_field_by_name(const char *name)
 {
     for (size_t i = 0; i < flow_n_fields; i++)

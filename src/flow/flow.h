@@ -172,8 +172,11 @@ typedef struct flow_field {
 extern const flow_field flow_fields[];
 extern const size_t flow_n_fields;
 
-/* The field with this id, or NULL. */
-const flow_field *flow_field_by_id(unsigned id);
+/* The field with this id, or NULL (inline: decoders call it per step). */
+static inline const flow_field *flow_field_by_id(unsigned id)
+{
+    return id >= 1 && id <= flow_n_fields ? &flow_fields[id - 1] : NULL;
+}
 /* The field with this name, or NULL. */
 const flow_field *flow_field_by_name(const char *name);
 
