@@ -37,6 +37,7 @@
  */
 #include "decode/template.h"
 #include "decode/decode_int.h"
+#include "core/clones.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -466,7 +467,7 @@ static void special_step(const tpl_fop *f, const uint8_t *r, uint8_t *o)
 
 /* Runs the steps of t on the m records at r (stride bytes apart) into
  * chunk rows i0 .. i0 + m, one step (one column) at a time. */
-static void run_steps(const tpl *t, const tpl_fop *f, const uint8_t *r, size_t stride, size_t m, chunk_out *co,
+CF_CLONES static void run_steps(const tpl *t, const tpl_fop *f, const uint8_t *r, size_t stride, size_t m, chunk_out *co,
                       size_t i0)
 {
     static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -561,7 +562,7 @@ static inline uint64_t make_time(uint8_t k, uint64_t v, const tpl_msg_info *m)
 }
 
 /* Times of kind k from aux values v[0 .. m) into the column rows at out. */
-static void make_times(uint8_t k, const uint64_t *v, size_t m, const tpl_msg_info *info, uint8_t *out)
+CF_CLONES static void make_times(uint8_t k, const uint64_t *v, size_t m, const tpl_msg_info *info, uint8_t *out)
 {
     switch (k) { /* the common kinds as their own loops */
     case T_MS:

@@ -19,19 +19,14 @@
 #include <xxhash.h>
 #include <zstd.h>
 
+#include "core/clones.h"
+
 uint64_t store_hash(const void *p, size_t len) { return XXH3_64bits(p, len); }
 
-/* The encoder's hot loops are built twice, for AVX2 and for the baseline,
- * and the loader picks one for the CPU (GCC function multiversioning):
- * min/max, zero counts and plane extraction then run 32 bytes at a time.
- * The sanitizer build keeps the baseline only, so that the test suite runs
- * each version in one of the two builds (the Release build on an AVX2
- * machine runs the AVX2 one). */
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define ENC_CLONES __attribute__((target_clones("avx2", "default")))
-#else
-#define ENC_CLONES
-#endif
+/* The encoder's hot loops are built for AVX2 and for the baseline
+ * (core/clones.h): min/max, zero counts and plane extraction then run 32
+ * bytes at a time. */
+#define ENC_CLONES CF_CLONES
 
 void store_col_entry_put(uint8_t *p, const store_col_entry *e)
 {
