@@ -39,6 +39,17 @@ static void put_header(uint8_t *h, const uint8_t addr[16], uint16_t port, uint64
     memcpy(h + 16, addr, 16);
 }
 
+/* Skips the skip bytes from offset off to the end of the buffer (the
+ * consumer reads a WRAP header there, or skips fewer than 32 bytes alone). */
+static void wrap_to_start(rxring *r, size_t off, size_t skip)
+{
+    if (skip >= RXRING_HDR) {
+        uint32_t wrap = RXRING_WRAP;
+        memcpy(r->buf + off, &wrap, 4);
+    }
+    r->wpos += skip;
+}
+
 bool rxring_put(rxring *r, const uint8_t addr[16], uint16_t port, uint64_t recv_ms, const uint8_t *data,
                 size_t len)
 {
@@ -49,11 +60,7 @@ bool rxring_put(rxring *r, const uint8_t addr[16], uint16_t port, uint64_t recv_
     if (len > 65535 || r->wpos + skip + need - tail > r->cap)
         return false;
     if (skip) {
-        if (skip >= RXRING_HDR) {
-            uint32_t wrap = RXRING_WRAP;
-            memcpy(r->buf + off, &wrap, 4);
-        }
-        r->wpos += skip;
+        wrap_to_start(r, off, skip);
         off = 0;
     }
     uint8_t *h = r->buf + off;
@@ -74,11 +81,7 @@ uint8_t *rxring_reserve(rxring *r, size_t slot, size_t max, size_t *n)
     if (max == 0 || free_bytes < skip + need)
         return NULL;
     if (skip) {
-        if (skip >= RXRING_HDR) {
-            uint32_t wrap = RXRING_WRAP;
-            memcpy(r->buf + off, &wrap, 4);
-        }
-        r->wpos += skip;
+        wrap_to_start(r, off, skip);
         free_bytes -= skip;
         off = 0;
         to_end = r->cap;

@@ -571,6 +571,20 @@ static void dict_get(const store_col_entry *e, const uint8_t *raw, size_t n, uin
     dict_get_k(tab, codes, w, k, n, out);
 }
 
+/* The byte positions (bit b: byte b of a 16-byte value) that are not zero
+ * in the 16 bytes da (0..7) and db (8..15). */
+static uint16_t byte_mask(uint64_t da, uint64_t db)
+{
+    uint8_t diff[16];
+    memcpy(diff, &da, 8);
+    memcpy(diff + 8, &db, 8);
+    uint16_t mask = 0;
+    for (unsigned b = 0; b < 16; b++)
+        if (diff[b])
+            mask |= (uint16_t)(1u << b);
+    return mask;
+}
+
 /* Byte positions of 16-byte values that differ from the first value. */
 ENC_CLONES static uint16_t addr_mask(const uint8_t *vals, size_t n)
 {
@@ -584,14 +598,7 @@ ENC_CLONES static uint16_t addr_mask(const uint8_t *vals, size_t n)
         da |= a ^ a0;
         db |= b ^ b0;
     }
-    uint8_t diff[16];
-    memcpy(diff, &da, 8);
-    memcpy(diff + 8, &db, 8);
-    uint16_t mask = 0;
-    for (unsigned b = 0; b < 16; b++)
-        if (diff[b])
-            mask |= (uint16_t)(1u << b);
-    return mask;
+    return byte_mask(da, db);
 }
 
 size_t store_col_bound(const flow_field *f, size_t n)
@@ -1000,14 +1007,7 @@ ENC_CLONES static uint16_t addr_mask_of(const uint8_t *vals, size_t n, const uin
         da |= (a ^ a0) & keep;
         db |= (b ^ b0) & keep;
     }
-    uint8_t diff[16];
-    memcpy(diff, &da, 8);
-    memcpy(diff + 8, &db, 8);
-    uint16_t mask = 0;
-    for (unsigned b = 0; b < 16; b++)
-        if (diff[b])
-            mask |= (uint16_t)(1u << b);
-    return mask;
+    return byte_mask(da, db);
 }
 
 /* Writes the column as PLANESX into cx->raw when that is smaller than

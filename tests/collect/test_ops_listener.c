@@ -318,18 +318,28 @@ static void test_allow_list(void **state)
     free(dir);
 }
 
+/* A UDP socket on a free loopback port (4 MB of buffer, as much as the
+ * system grants) to forward to; target gets its "127.0.0.1/PORT". */
+static int forward_sink(char *target, size_t len)
+{
+    int sink = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(sink, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    int big = 4 << 20;
+    setsockopt(sink, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+    socklen_t sl = sizeof(sa);
+    getsockname(sink, (struct sockaddr *)&sa, &sl);
+    snprintf(target, len, "127.0.0.1/%u", (unsigned)ntohs(sa.sin_port));
+    return sink;
+}
+
 /* Every datagram is repeated unchanged to the forward target. */
 static void test_forward_identical(void **state)
 {
     (void)state;
     char *dir = tu_mkdtemp("ops-fwd");
-    int sink = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(sink, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    socklen_t sl = sizeof(sa);
-    getsockname(sink, (struct sockaddr *)&sa, &sl);
     char target[64];
-    snprintf(target, sizeof(target), "127.0.0.1/%u", (unsigned)ntohs(sa.sin_port));
+    int sink = forward_sink(target, sizeof(target));
     const char *fwd[] = {target};
     collect_pipeline *p = open_pipeline(dir);
     collect_listener_options o;
@@ -377,15 +387,8 @@ static void test_datagrams_longer_than_a_slot(void **state)
 {
     (void)state;
     char *dir = tu_mkdtemp("ops-big");
-    int sink = socket(AF_INET, SOCK_DGRAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(sink, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    int big = 4 << 20;
-    setsockopt(sink, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-    socklen_t sl = sizeof(sa);
-    getsockname(sink, (struct sockaddr *)&sa, &sl);
     char target[64];
-    snprintf(target, sizeof(target), "127.0.0.1/%u", (unsigned)ntohs(sa.sin_port));
+    int sink = forward_sink(target, sizeof(target));
     const char *fwd[] = {target};
     collect_pipeline *p = open_pipeline(dir);
     collect_listener_options o;
