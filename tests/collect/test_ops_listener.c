@@ -333,6 +333,34 @@ static int forward_sink(char *target, size_t len)
     return sink;
 }
 
+/* A listener of threads receive threads forwarding to target. */
+static collect_listener *open_forwarding_listener(uint32_t threads, const char *target)
+{
+    static const char *fwd[1];
+    fwd[0] = target;
+    collect_listener_options o;
+    collect_listener_options_default(&o);
+    o.threads = threads;
+    o.forward = fwd;
+    o.n_forward = 1;
+    return open_listener(&o);
+}
+
+/* The next n datagrams on sink are the n sent, in order (one sender: its
+ * datagrams reach one socket and one receive thread): datagram i is the
+ * lens[i] bytes at base + i * stride. */
+static void expect_forwarded(int sink, const uint8_t *base, size_t stride, const size_t *lens, size_t n)
+{
+    static uint8_t got[65536];
+    for (size_t i = 0; i < n; i++) {
+        struct pollfd pfd = {.fd = sink, .events = POLLIN};
+        assert_int_equal(poll(&pfd, 1, 3000), 1);
+        ssize_t r = recv(sink, got, sizeof(got), 0);
+        assert_int_equal(r, (ssize_t)lens[i]);
+        assert_memory_equal(got, base + i * stride, lens[i]);
+    }
+}
+
 /* Every datagram is repeated unchanged to the forward target. */
 static void test_forward_identical(void **state)
 {
@@ -340,14 +368,8 @@ static void test_forward_identical(void **state)
     char *dir = tu_mkdtemp("ops-fwd");
     char target[64];
     int sink = forward_sink(target, sizeof(target));
-    const char *fwd[] = {target};
     collect_pipeline *p = open_pipeline(dir);
-    collect_listener_options o;
-    collect_listener_options_default(&o);
-    o.threads = 2;
-    o.forward = fwd;
-    o.n_forward = 1;
-    collect_listener *l = open_listener(&o);
+    collect_listener *l = open_forwarding_listener(2, target);
     assert_int_equal(collect_listener_start(l, p), CF_OK);
     static uint8_t bufs[10][SIM_MAX_PACKET];
     size_t lens[10];
@@ -357,14 +379,7 @@ static void test_forward_identical(void **state)
     int fd = udp_to(l, &to, &tl);
     for (int i = 0; i < 10; i++)
         assert_true(sendto(fd, bufs[i], lens[i], 0, (struct sockaddr *)&to, tl) == (ssize_t)lens[i]);
-    static uint8_t got[SIM_MAX_PACKET + 1];
-    for (int i = 0; i < 10; i++) {
-        struct pollfd pfd = {.fd = sink, .events = POLLIN};
-        assert_int_equal(poll(&pfd, 1, 3000), 1);
-        ssize_t r = recv(sink, got, sizeof(got), 0);
-        assert_int_equal(r, (ssize_t)lens[i]); /* one sender, one thread: order kept */
-        assert_memory_equal(got, bufs[i], lens[i]);
-    }
+    expect_forwarded(sink, bufs[0], SIM_MAX_PACKET, lens, 10);
     close(fd);
     close(sink);
     collect_listener_stop(l);
@@ -389,14 +404,8 @@ static void test_datagrams_longer_than_a_slot(void **state)
     char *dir = tu_mkdtemp("ops-big");
     char target[64];
     int sink = forward_sink(target, sizeof(target));
-    const char *fwd[] = {target};
     collect_pipeline *p = open_pipeline(dir);
-    collect_listener_options o;
-    collect_listener_options_default(&o);
-    o.threads = 1;
-    o.forward = fwd;
-    o.n_forward = 1;
-    collect_listener *l = open_listener(&o);
+    collect_listener *l = open_forwarding_listener(1, target);
     static uint8_t small[SMALL][SIM_MAX_PACKET];
     size_t small_len[SMALL];
     uint64_t flows = make_packets("ipfix", SMALL, small, small_len);
@@ -433,14 +442,7 @@ static void test_datagrams_longer_than_a_slot(void **state)
     for (size_t i = n / 2; i < n; i++)
         assert_true(sendto(fd, bufs[i], lens[i], 0, (struct sockaddr *)&to, tl) == (ssize_t)lens[i]);
     assert_int_equal(wait_records(p, flows), flows);
-    static uint8_t got[BIG_CAP + 1];
-    for (size_t i = 0; i < n; i++) {
-        struct pollfd pfd = {.fd = sink, .events = POLLIN};
-        assert_int_equal(poll(&pfd, 1, 3000), 1);
-        ssize_t r = recv(sink, got, sizeof(got), 0);
-        assert_int_equal(r, (ssize_t)lens[i]);
-        assert_memory_equal(got, bufs[i], lens[i]);
-    }
+    expect_forwarded(sink, bufs[0], BIG_CAP, lens, n);
     close(fd);
     close(sink);
     collect_listener_stop(l);
