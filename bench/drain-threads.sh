@@ -2,7 +2,8 @@
 # CPU of each collector thread during a drain (bench/ingest-drain.sh's
 # method: collector frozen, N flows queued in its socket buffer, then let go):
 # prints per thread (cf-recv-N, cf-decode, cf-writer, cf-templates, ...) the
-# CPU ticks and context switches while it drains.  Loopback only, bounded
+# CPU time (ns, from /proc/PID/task/TID/schedstat, not 100 Hz ticks) and
+# context switches while it drains.  Loopback only, bounded
 # (nfgen -x).  GEN may name another nfgen (e.g. one whose -E cap is raised).
 # usage: bench/drain-threads.sh [--proto v9] [--flows N] [--exporters E] [--bin PATH]
 set -u
@@ -24,7 +25,7 @@ E=(); [ "$EXP" -gt 1 ] && E=(-E "$EXP")
 "$GEN" -q -M -P "$PROTO" -n "$FLOWS" -r 0 -s 42 -p "$PORT" -x 120 "${E[@]}" >"$W/gen.out" 2>&1
 snap() {
     for t in /proc/$PID/task/*; do
-        echo "$(cat "$t/comm") $(awk '/^voluntary_ctxt_switches|^nonvoluntary_ctxt_switches/{s=s" "$2} END{print s}' "$t/status") $(awk '{print $14+$15}' "$t/stat")"
+        echo "$(cat "$t/comm") $(awk '/^voluntary_ctxt_switches|^nonvoluntary_ctxt_switches/{s=s" "$2} END{print s}' "$t/status") $(awk '{print $1}' "$t/schedstat")"
     done
 }
 snap >"$W/before"
@@ -32,6 +33,7 @@ kill -CONT $PID
 sleep 6
 snap >"$W/after"
 kill -TERM $PID; wait $PID
-echo "# $PROTO, $FLOWS flows, $EXP exporters; ticks of $(getconf CLK_TCK)/s"
-paste "$W/before" "$W/after" | awk '{t += $8 - $4; n[NR] = $1; tk[NR] = $8 - $4; v[NR] = $6 - $2; iv[NR] = $7 - $3}
-    END { for (i = 1; i <= NR; i++) printf "%-14s ticks=%-5d (%4.1f%%)  voluntary=%-6d involuntary=%d\n", n[i], tk[i], t ? 100 * tk[i] / t : 0, v[i], iv[i] }'
+echo "# $PROTO, $FLOWS flows, $EXP exporters; CPU ns per flow from schedstat"
+paste "$W/before" "$W/after" | awk -v flows="$FLOWS" '{t += $8 - $4; n[NR] = $1; ns[NR] = $8 - $4; v[NR] = $6 - $2; iv[NR] = $7 - $3}
+    END { for (i = 1; i <= NR; i++) printf "%-14s ns/flow=%-7.1f (%4.1f%%)  voluntary=%-6d involuntary=%d\n", n[i], ns[i] / flows, t ? 100 * ns[i] / t : 0, v[i], iv[i]
+          printf "%-14s ns/flow=%-7.1f\n", "total", t / flows }'

@@ -142,11 +142,13 @@ static size_t block_bound(size_t n)
     return len;
 }
 
-/* A column that LZ4 could not shrink at all (random low bytes of counters,
- * ports, interfaces) is stored uncompressed for the next WRITER_LZ4_SKIP
- * blocks, then tried again: LZ4 spends most of its time on such input for
- * nothing.  Only columns of at least WRITER_LZ4_MIN_RAW transformed bytes are
- * judged.  The format is unchanged (each column names its codec). */
+/* A column that LZ4 shrinks by less than 1/WRITER_LZ4_MIN_GAIN (random low
+ * bytes of counters, ports, interfaces, the planes of addresses) is stored
+ * uncompressed for the next WRITER_LZ4_SKIP blocks, then tried again: LZ4
+ * spends most of its time on such input for little.  Only columns of at
+ * least WRITER_LZ4_MIN_RAW transformed bytes are judged.  The format is
+ * unchanged (each column names its codec). */
+#define WRITER_LZ4_MIN_GAIN 16
 #define WRITER_LZ4_SKIP 15
 #define WRITER_LZ4_MIN_RAW 4096
 
@@ -165,7 +167,9 @@ static void column_judge(store_writer *w, const store_col_entry *e, store_codec 
 {
     if (c != STORE_CODEC_LZ4 || e->raw_len < WRITER_LZ4_MIN_RAW)
         return;
-    w->lz4_skip[e->field_id] = e->codec == STORE_CODEC_NONE ? WRITER_LZ4_SKIP : 0; /* LZ4 output not smaller */
+    bool poor = e->codec == STORE_CODEC_NONE || /* LZ4 output not smaller */
+                e->raw_len - e->stored_len < e->raw_len / WRITER_LZ4_MIN_GAIN;
+    w->lz4_skip[e->field_id] = poor ? WRITER_LZ4_SKIP : 0;
 }
 
 /* Encodes the buffered records of s into w->blk; *len_out is the block size. */

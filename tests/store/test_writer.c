@@ -1,5 +1,6 @@
 /* tests/store/test_writer.c - rotation into time windows, -N suffixes,
- * max_open, tick closing and flush_ms visibility to a concurrent reader. */
+ * max_open, tick closing, flush_ms visibility to a concurrent reader, and
+ * which columns the writer stores without LZ4. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,8 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/timeutil.h"
+#include "store/segment_format.h"
 #include "store_testlib.h"
 #include "testutil.h"
 
@@ -239,6 +244,89 @@ static void test_second_writer_on_a_source_is_refused(void **state)
     free(dir);
 }
 
+/* Random bytes in which each 1024-byte chunk repeats `rep` of its own
+ * bytes (LZ4 saves about that much of the chunk). */
+static void bytes_with_repeats(st_rng *r, uint8_t *out, size_t n, size_t rep)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = (uint8_t)st_rand(r);
+    for (size_t c = 0; c + 1024 <= n; c += 1024)
+        memcpy(out + c + 512, out + c, rep);
+}
+
+/* The codec of field id in each block of the segment at path (n blocks). */
+static void block_codecs(const char *path, flow_field_id id, uint8_t *codec, size_t n)
+{
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    store_block_buf b = {0};
+    uint64_t off = STORE_FILE_HEADER_LEN, skip = 0;
+    for (size_t k = 0; k < n; k++) {
+        assert_int_equal(store_block_load_header(fd, off, (uint64_t)st.st_size, &b, &skip), CF_OK);
+        codec[k] = 0xff;
+        for (uint32_t c = 0; c < b.n_columns; c++)
+            if (b.ents[c].field_id == id)
+                codec[k] = b.ents[c].codec;
+        off += b.len;
+    }
+    store_block_buf_free(&b);
+    close(fd);
+}
+
+/* A column that LZ4 shrinks by less than a sixteenth is stored without it
+ * for the next 15 blocks, then tried again; one that LZ4 shrinks well keeps
+ * it.  Every value reads back either way. */
+static void test_lz4_is_skipped_where_it_gains_little(void **state)
+{
+    (void)state;
+    enum { BLK = 8192, NB = 18, N = BLK * NB };
+    char *dir = tu_mkdtemp("store-lz4skip");
+    st_rng r = {11};
+    uint8_t *poor = malloc(N), *good = malloc(N);
+    bytes_with_repeats(&r, poor, N, 48);  /* LZ4 saves about 4 % */
+    bytes_with_repeats(&r, good, N, 512); /* about 50 % */
+    flow_record *recs = calloc(N, sizeof(*recs));
+    for (size_t i = 0; i < N; i++) {
+        recs[i].family = 4;
+        recs[i].first_ms = recs[i].last_ms = T0 + i % 1000;
+        recs[i].tos = poor[i];
+        recs[i].src_mask = good[i];
+    }
+    store_options o;
+    st_options(&o, STORE_CODEC_LZ4, BLK);
+    store_writer *w;
+    assert_int_equal(store_writer_open(dir, &o, &w), CF_OK);
+    assert_int_equal(store_writer_append(w, recs, N), CF_OK);
+    assert_int_equal(store_writer_close(w), CF_OK);
+    store_segment *segs;
+    assert_int_equal(st_list(dir, &segs), 1);
+    uint8_t c_poor[NB], c_good[NB];
+    block_codecs(segs[0].path, FLOW_FIELD_TOS, c_poor, NB);
+    block_codecs(segs[0].path, FLOW_FIELD_SRC_MASK, c_good, NB);
+    for (size_t k = 0; k < NB; k++) {
+        bool tried = k == 0 || k == 16; /* judged poor at 0: 1 .. 15 skip, 16 tries again */
+        assert_int_equal(c_poor[k], tried ? STORE_CODEC_LZ4 : STORE_CODEC_NONE);
+        assert_int_equal(c_good[k], STORE_CODEC_LZ4);
+    }
+    flow_record *back;
+    size_t n;
+    assert_int_equal(st_read_all(segs[0].path, &back, &n, NULL, NULL), CF_OK);
+    assert_int_equal(n, N);
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(back[i].tos, poor[i]);
+        assert_int_equal(back[i].src_mask, good[i]);
+    }
+    free(back);
+    store_segments_free(segs, 1);
+    free(recs);
+    free(poor);
+    free(good);
+    tu_rm_rf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -248,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_tick_closes_ended_and_idle_windows),
         cmocka_unit_test(test_flush_ms_makes_records_visible),
         cmocka_unit_test(test_second_writer_on_a_source_is_refused),
+        cmocka_unit_test(test_lz4_is_skipped_where_it_gains_little),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
