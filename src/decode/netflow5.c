@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "core/bytes.h"
+#include "core/clones.h"
 
 /* Header fields after validation. */
 typedef struct v5_header {
@@ -167,7 +168,7 @@ static void v5_time_col(uint8_t *d, const uint8_t *r, size_t m, size_t off, cons
 
 /* Writes the m 48-byte records at r (offsets as in decode.h) into rows
  * row .. row + m of b, whose run flow_batch_run() prepared with V5_VARY. */
-static void v5_write_records(const v5_header *h, const uint8_t *r, size_t m, flow_batch *b, uint32_t row)
+CF_CLONES static void v5_write_records(const v5_header *h, const uint8_t *r, size_t m, flow_batch *b, uint32_t row)
 {
     v5_addr_col(col_at(b, FLOW_FIELD_SRC_ADDR, row, 16), r, m, 0);
     v5_addr_col(col_at(b, FLOW_FIELD_DST_ADDR, row, 16), r, m, 4);

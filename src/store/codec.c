@@ -252,11 +252,11 @@ ENC_CLONES static size_t col_count_eq(const uint8_t *vals, unsigned w, size_t n,
 /* OR of zigzag deltas (their byte count is the bytes DELTA needs). */
 ENC_CLONES static uint64_t delta_or(const uint64_t *v, size_t n, uint64_t min)
 {
-    uint64_t prev = min, acc = 0;
-    for (size_t i = 0; i < n; i++) {
-        acc |= zigzag(v[i] - prev);
-        prev = v[i];
-    }
+    if (n == 0)
+        return 0;
+    uint64_t acc = zigzag(v[0] - min);
+    for (size_t i = 1; i < n; i++) /* v[i - 1], not a carried prev: the loop vectorises */
+        acc |= zigzag(v[i] - v[i - 1]);
     return acc;
 }
 
@@ -677,10 +677,10 @@ static size_t transform_int(store_codec_ctx *cx, const flow_field *f, const uint
         e->aux = FLOW_FIELD_LAST;
         return zeros;
     }
-    uint64_t prev = e->min;
-    for (size_t i = 0; i < n; i++) {
-        d[i] = zigzag(v64[i] - prev);
-        prev = v64[i];
+    d[0] = zigzag(v64[0] - e->min); /* n >= 1 */
+    zeros = d[0] == 0;
+    for (size_t i = 1; i < n; i++) { /* v64[i - 1], not a carried prev: the loop vectorises */
+        d[i] = zigzag(v64[i] - v64[i - 1]);
         zeros += d[i] == 0;
     }
     return zeros;
@@ -703,6 +703,18 @@ static inline __attribute__((always_inline)) void planes_w(const uint8_t *src, u
     }
 }
 
+/* Value k of a bitmap byte (v = value - min): its bit, and its nb bytes at
+ * position m of the planes (n apart); returns the next position. */
+static inline __attribute__((always_inline)) size_t sparse_put(uint64_t v, unsigned k, unsigned nb, uint8_t *planes,
+                                                              size_t n, size_t m, unsigned *bits)
+{
+    unsigned nz = v != 0;
+    *bits |= nz << k;
+    for (unsigned j = 0; j < nb; j++)
+        planes[(size_t)j * n + m] = (uint8_t)(v >> (8 * j));
+    return m + nz;
+}
+
 static inline __attribute__((always_inline)) size_t sparse_nb(const uint8_t *src, unsigned w, uint64_t min,
                                                              size_t n, size_t zeros, unsigned nb, uint8_t *out)
 {
@@ -713,14 +725,13 @@ static inline __attribute__((always_inline)) size_t sparse_nb(const uint8_t *src
      * j is first written n bytes apart (m <= i < n: no plane runs into the
      * next), then moved down to its place j * m_all */
     for (size_t byte = 0; byte < bm; byte++) {
-        unsigned bits = 0, end = i + 8 <= n ? 8 : (unsigned)(n - i);
-        for (unsigned k = 0; k < end; k++, i++) {
-            uint64_t v = load_w(src, w, i) - min;
-            unsigned nz = v != 0;
-            bits |= nz << k;
-            for (unsigned j = 0; j < nb; j++)
-                planes[(size_t)j * n + m] = (uint8_t)(v >> (8 * j));
-            m += nz;
+        unsigned bits = 0;
+        if (i + 8 <= n) { /* a whole byte of the bitmap: 8 a constant, the loop unrolls */
+            for (unsigned k = 0; k < 8; k++, i++)
+                m = sparse_put(load_w(src, w, i) - min, k, nb, planes, n, m, &bits);
+        } else {
+            for (unsigned k = 0; i < n; k++, i++)
+                m = sparse_put(load_w(src, w, i) - min, k, nb, planes, n, m, &bits);
         }
         out[byte] = (uint8_t)bits;
     }
@@ -759,6 +770,7 @@ static inline __attribute__((always_inline)) bool dict_small_w(small_dict *dict,
         cnt += seen[v];
     if (cnt > STORE_SMALLDICT_MAX)
         return false;
+#pragma GCC unroll 8
     for (; i < n; i++)
         seen[(uint8_t)(load_w(src, w, i) - min)] = 1;
     cnt = 0;
@@ -983,9 +995,14 @@ ENC_CLONES static size_t addr_classify(const uint8_t *vals, size_t n, uint8_t *b
 {
     size_t c = 0, i = 0;
     for (size_t byte = 0; byte < (n + 7) / 8; byte++) {
-        unsigned bits = 0, end = i + 8 <= n ? 8 : (unsigned)(n - i);
-        for (unsigned k = 0; k < end; k++, i++)
-            bits |= (unsigned)addr_mapped(vals + 16 * i) << k;
+        unsigned bits = 0;
+        if (i + 8 <= n) { /* 8 a constant: the loop unrolls */
+            for (unsigned k = 0; k < 8; k++, i++)
+                bits |= (unsigned)addr_mapped(vals + 16 * i) << k;
+        } else {
+            for (unsigned k = 0; i < n; k++, i++)
+                bits |= (unsigned)addr_mapped(vals + 16 * i) << k;
+        }
         bm[byte] = (uint8_t)bits;
         c += (size_t)__builtin_popcount(bits);
     }
@@ -1000,12 +1017,19 @@ ENC_CLONES static uint16_t addr_mask_of(const uint8_t *vals, size_t n, const uin
     uint64_t a0, b0, da = 0, db = 0;
     memcpy(&a0, vals + 16 * ref, 8);
     memcpy(&b0, vals + 16 * ref + 8, 8);
-    for (size_t i = 0; i < n; i++) {
-        uint64_t a, b, keep = -(uint64_t)(((bm[i >> 3] >> (i & 7)) & 1u) == want);
-        memcpy(&a, vals + 16 * i, 8);
-        memcpy(&b, vals + 16 * i + 8, 8);
-        da |= (a ^ a0) & keep;
-        db |= (b ^ b0) & keep;
+    /* per bitmap byte, so that the bit's position is a constant in the
+     * unrolled loop */
+    for (size_t byte = 0, i = 0; i < n; byte++) {
+        unsigned bits = want ? bm[byte] : (uint8_t)~bm[byte];
+        size_t end = i + 8 <= n ? i + 8 : n;
+#pragma GCC unroll 8
+        for (unsigned k = 0; i < end; k++, i++) {
+            uint64_t a, b, keep = -(uint64_t)((bits >> k) & 1u);
+            memcpy(&a, vals + 16 * i, 8);
+            memcpy(&b, vals + 16 * i + 8, 8);
+            da |= (a ^ a0) & keep;
+            db |= (b ^ b0) & keep;
+        }
     }
     return byte_mask(da, db);
 }
